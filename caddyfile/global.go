@@ -1,0 +1,81 @@
+// Package caddyfile adds the upstreams registry to the Caddyfile: the
+// "upstreams" global option, which declares the store and the upstreams
+// with their targets. The reverse_proxy subdirectives ("dynamic registry",
+// "lb_policy registry") are parsed by their modules.
+package caddyfile
+
+import (
+	"encoding/json"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("upstreams", parseGlobal)
+}
+
+// parseGlobal parses the "upstreams" global option:
+//
+//	upstreams {
+//		store <module> [<args...>] [{ ... }]
+//		upstream <name> {
+//			<field> <value...>          # any Kong upstream field, e.g.
+//			algorithm round-robin      #   algorithm, hash_on, slots,
+//			hash_on header             #   host_header, tags a b c
+//			hash_on_header X-User
+//			healthchecks {             # records are blocks, recursively
+//				active {
+//					http_path /health
+//					healthy { interval 5 successes 2 }
+//					unhealthy { interval 5 tcp_failures 2 }
+//				}
+//			}
+//			target <host[:port]> [<weight>] [{ tags <tag...> }]
+//		}
+//	}
+//
+// The option may appear more than once; its blocks are merged.
+func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(upstreams.App)
+	if existing != nil {
+		if prev, ok := existing.(httpcaddyfile.App); ok {
+			if err := json.Unmarshal(prev.Value, app); err != nil {
+				return nil, err
+			}
+		}
+	}
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "store":
+			if app.StoreRaw != nil {
+				return nil, d.Err("store already specified")
+			}
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			name := d.Val()
+			mod, err := caddyfile.UnmarshalModule(d, "upstreams.stores."+name)
+			if err != nil {
+				return nil, err
+			}
+			app.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", name, nil)
+		case "upstream":
+			u, err := parseUpstream(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Upstreams = append(app.Upstreams, u)
+		default:
+			return nil, d.Errf("unrecognized upstreams option '%s'", d.Val())
+		}
+	}
+	return httpcaddyfile.App{Name: "upstreams", Value: caddyconfig.JSON(app, nil)}, nil
+}

@@ -1,0 +1,13 @@
+// Package caddyupstreams brings Kong Gateway's Upstreams and Targets to
+// Caddy. Importing it (or building Caddy with
+// `xcaddy build --with github.com/caddy-upstreams/caddy-upstreams`) plugs in
+// every module of the project: the "upstreams" app and its stores, the
+// reverse_proxy source and selection policy, and the Caddyfile support.
+package caddyupstreams
+
+import (
+	_ "github.com/caddy-upstreams/caddy-upstreams/caddyfile"
+	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
+	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
+)

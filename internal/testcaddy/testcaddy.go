@@ -1,0 +1,180 @@
+// Package testcaddy runs a real Caddy in-process for tests, with the
+// project's modules, and real HTTP backends on 127.0.0.1.
+package testcaddy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/modules/standard" // standard modules, as in cmd/caddy
+
+	_ "github.com/caddy-upstreams/caddy-upstreams" // all project modules
+)
+
+// Setup points Caddy's data and config directories at a temporary
+// directory so tests never touch the user's; call it from TestMain.
+func Setup() (cleanup func()) {
+	dir, err := os.MkdirTemp("", "caddy-upstreams-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	os.MkdirAll(caddy.AppDataDir(), 0o700)
+	return func() { os.RemoveAll(dir) }
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Backend is a real HTTP server on 127.0.0.1 that answers with its name
+// and counts the requests it served.
+type Backend struct {
+	Name   string
+	Addr   string // host:port
+	Hits   atomic.Int64
+	server *http.Server
+	ln     net.Listener
+	// Delay, if set, is slept before answering.
+	Delay atomic.Int64
+}
+
+// StartBackend starts a backend; it is stopped when the test ends.
+func StartBackend(t testing.TB, name string) *Backend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{Name: name, Addr: ln.Addr().String(), ln: ln}
+	b.server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.Hits.Add(1)
+		if d := b.Delay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		w.Header().Set("X-Backend", b.Name)
+		fmt.Fprintf(w, "%s %s", b.Name, r.URL.Path)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go b.server.Serve(ln)
+	t.Cleanup(b.Close)
+	return b
+}
+
+// Close stops the backend.
+func (b *Backend) Close() { b.server.Close() }
+
+// Caddy is an in-process Caddy instance started by Load.
+type Caddy struct {
+	AdminPort int
+	HTTPPort  int
+}
+
+// Adapt turns a Caddyfile into JSON config.
+func Adapt(t testing.TB, caddyfile string) []byte {
+	t.Helper()
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	cfg, warnings, err := adapter.Adapt([]byte(caddyfile), nil)
+	if err != nil {
+		t.Fatalf("adapting Caddyfile: %v\n%s", err, caddyfile)
+	}
+	for _, w := range warnings {
+		t.Logf("caddyfile warning: %s", w.String())
+	}
+	return cfg
+}
+
+// Expand replaces {ADMIN} and {HTTP} in a Caddyfile template with the
+// instance's ports and the given extra replacements (old, new pairs).
+func (c *Caddy) Expand(tmpl string, pairs ...string) string {
+	all := append([]string{"{ADMIN}", fmt.Sprint(c.AdminPort), "{HTTP}", fmt.Sprint(c.HTTPPort)}, pairs...)
+	return strings.NewReplacer(all...).Replace(tmpl)
+}
+
+// New picks ports for a Caddy instance; nothing runs until Load.
+func New(t testing.TB) *Caddy {
+	return &Caddy{AdminPort: FreePort(t), HTTPPort: FreePort(t)}
+}
+
+// Load (re)loads the instance with a Caddyfile template (see Expand) and
+// registers caddy.Stop for the end of the test on the first load.
+func (c *Caddy) Load(t testing.TB, tmpl string, pairs ...string) {
+	t.Helper()
+	cfg := Adapt(t, c.Expand(tmpl, pairs...))
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading config: %v", err)
+	}
+	t.Cleanup(func() { caddy.Stop() })
+}
+
+// Get sends a GET to the instance's HTTP port and returns status and body.
+func (c *Caddy) Get(t testing.TB, path string) (int, string) {
+	t.Helper()
+	resp, err := Client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", c.HTTPPort, path))
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// Admin sends a request to Caddy's admin endpoint.
+func (c *Caddy) Admin(t testing.TB, method, path, contentType string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, fmt.Sprintf("http://localhost:%d%s", c.AdminPort, path), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := Client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// Client is an HTTP client for tests: bounded time, no proxy from the
+// environment, connections to loopback only.
+var Client = &http.Client{
+	Timeout: 10 * time.Second,
+	Transport: &http.Transport{
+		Proxy:               nil,
+		MaxIdleConnsPerHost: 64,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	},
+}
+
+// GlobalOptions are the Caddyfile global options every test config starts
+// with: admin on the instance's port, no automatic HTTPS, fast shutdown.
+const GlobalOptions = `
+	admin localhost:{ADMIN}
+	auto_https off
+	skip_install_trust
+	grace_period 1ns
+	persist_config off
+	log {
+		level WARN
+	}
+`

@@ -1,0 +1,187 @@
+package upstreams
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the "upstreams" Caddy app: it owns the registry of upstreams and
+// targets, opens its store, and applies the upstreams declared in config.
+//
+// The registry is state, not config: it lives in the store and survives
+// config reloads and restarts. Every config load upserts the declared
+// upstreams (by name) and their targets (by target address): declared
+// fields win over runtime changes to the same entity, declared targets get
+// their declared weight back, and entities that exist only at runtime
+// (created through the Admin API) are left alone. Removing an upstream
+// from the config does not delete it; delete it through the Admin API.
+type App struct {
+	// Store is the registry's store module (namespace upstreams.stores).
+	// Default: {"module": "bolt"}, a bbolt file in Caddy's data directory.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=upstreams.stores inline_key=module"`
+
+	// Upstreams declared in config, in Kong's declarative shape: the
+	// upstream's fields (name required, everything else defaulted as Kong
+	// does) plus an optional "targets" list of {"target", "weight", "tags"}.
+	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
+
+	registry *Registry
+	poolKey  string
+	declared []declaredUpstream
+	logger   *zap.Logger
+	ctx      caddy.Context
+}
+
+// DeclaredUpstream is an upstream object as written in config: Kong's
+// upstream fields plus "targets".
+type DeclaredUpstream map[string]any
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "upstreams",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// registries shares one Registry per store configuration across config
+// reloads: the new app instance takes a reference before the old one
+// releases its own, so the registry (and its open store) survives.
+var registries = caddy.NewUsagePool()
+
+// defaultStore is the store used when the config names none.
+var defaultStore = json.RawMessage(`{"module":"bolt"}`)
+
+// Provision validates the declared upstreams and opens (or reuses) the
+// registry. It does not write to the store: declared upstreams are applied
+// in Start, so `caddy validate` has no side effects beyond opening the store.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	declared, err := parseDeclared(a.Upstreams)
+	if err != nil {
+		return err
+	}
+	a.declared = declared
+
+	raw := a.StoreRaw
+	if len(raw) == 0 {
+		raw = defaultStore
+	}
+	a.poolKey = string(raw)
+	logger := a.logger
+	val, _, err := registries.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
+		store, err := openStore(ctx, raw)
+		if err != nil {
+			return nil, err
+		}
+		reg, err := NewRegistry(context.Background(), store, logger.Named("registry"))
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		return reg, nil
+	})
+	if err != nil {
+		return fmt.Errorf("opening the upstreams registry: %w", err)
+	}
+	a.registry = val.(*Registry)
+	return nil
+}
+
+// openStore instantiates and provisions a store module outside the config's
+// module tracking: the store's lifetime is the registry's (it is closed
+// when the last config using it is unloaded), not one config load's.
+func openStore(ctx caddy.Context, raw json.RawMessage) (Store, error) {
+	var head struct {
+		Module string `json:"module"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("decoding store config: %w", err)
+	}
+	info, err := caddy.GetModule("upstreams.stores." + head.Module)
+	if err != nil {
+		return nil, fmt.Errorf("unknown store %q: %w", head.Module, err)
+	}
+	mod := info.New()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	delete(fields, "module")
+	body, _ := json.Marshal(fields)
+	if err := caddy.StrictUnmarshalJSON(body, mod); err != nil {
+		return nil, fmt.Errorf("decoding %s store config: %w", head.Module, err)
+	}
+	if p, ok := mod.(caddy.Provisioner); ok {
+		if err := p.Provision(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := mod.(caddy.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	store, ok := mod.(Store)
+	if !ok {
+		return nil, fmt.Errorf("module %s is not an upstreams store", info.ID)
+	}
+	return store, nil
+}
+
+// Start applies the declared upstreams and makes this app's registry the
+// one the Admin API serves.
+func (a *App) Start() error {
+	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
+		return fmt.Errorf("applying declared upstreams: %w", err)
+	}
+	active.Store(a.registry)
+	a.logger.Info("upstreams registry ready",
+		zap.Int("upstreams", len(a.registry.Upstreams())),
+		zap.Int("declared", len(a.declared)))
+	return nil
+}
+
+// Stop does nothing: the registry outlives config reloads.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's reference to the registry; the last
+// reference closes the store.
+func (a *App) Cleanup() error {
+	if a.registry == nil {
+		return nil
+	}
+	deleted, err := registries.Delete(a.poolKey)
+	if deleted {
+		active.CompareAndSwap(a.registry, nil)
+	}
+	return err
+}
+
+// Registry returns the app's registry.
+func (a *App) Registry() *Registry { return a.registry }
+
+// active is the registry of the running config, for the Admin API (whose
+// routers are created without config and outlive failed reloads).
+var active atomic.Pointer[Registry]
+
+// ActiveRegistry returns the registry of the running config, or nil when
+// no upstreams app is running.
+func ActiveRegistry() *Registry { return active.Load() }
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,672 @@
+package upstreams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
+)
+
+// Registry holds the upstreams and targets: their authoritative copy is the
+// Store, the Registry keeps them in memory for reads and publishes one
+// immutable Pool per upstream for the proxy. Writes are serialised, durable
+// before they are acknowledged, and visible to the proxy as soon as they
+// return. Reads of pools take no lock.
+type Registry struct {
+	store  Store
+	logger *zap.Logger
+
+	mu        sync.RWMutex                  // serialises writes; guards the maps below
+	upstreams map[string]*Upstream          // by id
+	byName    map[string]string             // upstream name -> id
+	targets   map[string]map[string]*Target // upstream id -> target id -> target
+
+	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
+	states  addressStates
+	version atomic.Uint64
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewRegistry returns a registry backed by store, loaded with its records.
+// If store implements ChangeNotifier, the registry reloads whenever it
+// reports a change, until Close.
+func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registry, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	r := &Registry{store: store, logger: logger}
+	if err := r.Reload(ctx); err != nil {
+		return nil, err
+	}
+	if n, ok := store.(ChangeNotifier); ok {
+		bg, cancel := context.WithCancel(context.Background())
+		r.cancel = cancel
+		r.done = make(chan struct{})
+		go func() {
+			defer close(r.done)
+			err := n.Subscribe(bg, func() {
+				if err := r.Reload(bg); err != nil && bg.Err() == nil {
+					r.logger.Warn("reloading the registry after a store change failed", zap.Error(err))
+				}
+			})
+			if err != nil && bg.Err() == nil {
+				r.logger.Error("store change subscription ended", zap.Error(err))
+			}
+		}()
+	}
+	return r, nil
+}
+
+// Close stops change subscriptions and closes the store.
+func (r *Registry) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
+	return r.store.Close()
+}
+
+// Destruct implements caddy.Destructor so a Registry can live in a UsagePool.
+func (r *Registry) Destruct() error { return r.Close() }
+
+// Version is a counter bumped on every change the registry publishes.
+func (r *Registry) Version() uint64 { return r.version.Load() }
+
+// Reload replaces the in-memory state with the store's records and
+// republishes every pool. It is how a node catches up with writes made by
+// other nodes.
+func (r *Registry) Reload(ctx context.Context) error {
+	recs, err := r.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("loading registry: %w", err)
+	}
+	ups := map[string]*Upstream{}
+	names := map[string]string{}
+	tgs := map[string]map[string]*Target{}
+	for _, rec := range recs {
+		switch rec.Kind {
+		case UpstreamSchema.Name:
+			u := new(Upstream)
+			if err := json.Unmarshal(rec.Data, u); err != nil {
+				return fmt.Errorf("decoding upstream %s: %w", rec.ID, err)
+			}
+			ups[u.ID] = u
+			names[u.Name] = u.ID
+		case TargetSchema.Name:
+			t := new(Target)
+			if err := json.Unmarshal(rec.Data, t); err != nil {
+				return fmt.Errorf("decoding target %s: %w", rec.ID, err)
+			}
+			if tgs[t.Upstream.ID] == nil {
+				tgs[t.Upstream.ID] = map[string]*Target{}
+			}
+			tgs[t.Upstream.ID][t.ID] = t
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	oldNames := r.byName
+	r.upstreams, r.byName, r.targets = ups, names, tgs
+	for name, id := range oldNames {
+		if names[name] != id {
+			r.pools.Delete(name)
+			if _, still := ups[id]; !still {
+				r.states.retain(id, nil)
+			}
+		}
+	}
+	r.version.Add(1)
+	for id := range ups {
+		r.publishLocked(id)
+	}
+	return nil
+}
+
+// Pool returns the published pool of the named upstream, or nil. It takes
+// no lock and allocates nothing: it is the proxy's hot path.
+func (r *Registry) Pool(name string) *Pool {
+	if p, ok := r.pools.Load(name); ok {
+		return p.(*Pool)
+	}
+	return nil
+}
+
+// publishLocked rebuilds and publishes the pool of upstream id. r.mu must be held.
+func (r *Registry) publishLocked(id string) {
+	u := r.upstreams[id]
+	if u == nil {
+		return
+	}
+	r.pools.Store(u.Name, newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load()))
+}
+
+// sortedTargetsLocked returns an upstream's targets oldest first.
+func (r *Registry) sortedTargetsLocked(upstreamID string) []*Target {
+	m := r.targets[upstreamID]
+	list := make([]*Target, 0, len(m))
+	for _, t := range m {
+		list = append(list, t)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].CreatedAt != list[j].CreatedAt {
+			return list[i].CreatedAt < list[j].CreatedAt
+		}
+		return list[i].ID < list[j].ID
+	})
+	return list
+}
+
+// ---- reads (copies, safe to hand out) ----
+
+// Upstream returns the upstream addressed by key: an id when key is a
+// UUID, otherwise a name.
+func (r *Registry) Upstream(key string) (Upstream, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	u := r.lookupUpstreamLocked(key)
+	if u == nil {
+		return Upstream{}, false
+	}
+	return *u, true
+}
+
+// Upstreams returns every upstream ordered by id.
+func (r *Registry) Upstreams() []Upstream {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Upstream, 0, len(r.upstreams))
+	for _, u := range r.upstreams {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Targets returns the targets of the upstream addressed by key, oldest
+// first, and whether the upstream exists.
+func (r *Registry) Targets(upstreamKey string) ([]Target, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	u := r.lookupUpstreamLocked(upstreamKey)
+	if u == nil {
+		return nil, false
+	}
+	sorted := r.sortedTargetsLocked(u.ID)
+	out := make([]Target, len(sorted))
+	for i, t := range sorted {
+		out[i] = *t
+	}
+	return out, true
+}
+
+// Target returns the target addressed by targetKey (an id, or the
+// normalised target string compared verbatim) in the given upstream.
+func (r *Registry) Target(upstreamKey, targetKey string) (Target, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	u := r.lookupUpstreamLocked(upstreamKey)
+	if u == nil {
+		return Target{}, false
+	}
+	t := r.lookupTargetLocked(u.ID, targetKey)
+	if t == nil {
+		return Target{}, false
+	}
+	return *t, true
+}
+
+func (r *Registry) lookupUpstreamLocked(key string) *Upstream {
+	if schema.IsUUID(key) {
+		return r.upstreams[key]
+	}
+	return r.upstreams[r.byName[key]]
+}
+
+func (r *Registry) lookupTargetLocked(upstreamID, key string) *Target {
+	m := r.targets[upstreamID]
+	if schema.IsUUID(key) {
+		return m[key]
+	}
+	var found *Target
+	for _, t := range m {
+		if t.Target == key && (found == nil || t.CreatedAt > found.CreatedAt) {
+			found = t
+		}
+	}
+	return found
+}
+
+func (r *Registry) targetByAddressLocked(upstreamID, target string) *Target {
+	for _, t := range r.targets[upstreamID] {
+		if t.Target == target {
+			return t
+		}
+	}
+	return nil
+}
+
+// ---- writes ----
+
+// CreateUpstream inserts an upstream from a decoded request body (POST).
+func (r *Registry) CreateUpstream(ctx context.Context, in map[string]any) (*Upstream, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, verr := UpstreamSchema.Process(in, schema.Insert)
+	if verr != nil {
+		return nil, schema.SchemaViolation(verr)
+	}
+	now := time.Now().Unix()
+	fillAuto(m, float64(now), true)
+	u, err := decodeUpstream(m)
+	if err != nil {
+		return nil, err
+	}
+	if _, taken := r.upstreams[u.ID]; taken {
+		return nil, primaryKeyViolation(u.ID)
+	}
+	if _, taken := r.byName[u.Name]; taken {
+		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
+	}
+	if err := r.putUpstreamLocked(ctx, u); err != nil {
+		return nil, err
+	}
+	return cloneUpstream(u), nil
+}
+
+// UpsertUpstream creates or fully replaces the upstream addressed by key
+// (PUT). The key wins over the body: a UUID key sets the id, any other key
+// sets the name.
+func (r *Registry) UpsertUpstream(ctx context.Context, key string, in map[string]any) (*Upstream, error) {
+	if err := checkUpstreamKey(key); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if schema.IsUUID(key) {
+		in["id"] = key
+	} else {
+		in["name"] = key
+	}
+	m, verr := UpstreamSchema.Process(in, schema.Upsert)
+	if verr != nil {
+		return nil, schema.SchemaViolation(verr)
+	}
+	existing := r.lookupUpstreamLocked(key)
+	if existing != nil && m["id"] == nil {
+		m["id"] = existing.ID
+	}
+	now := float64(time.Now().Unix())
+	fillAuto(m, now, true)
+	m["updated_at"] = now
+	u, err := decodeUpstream(m)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil && existing.ID != u.ID {
+		// the name is taken by another upstream than the id given
+		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
+	}
+	if id, taken := r.byName[u.Name]; taken && id != u.ID {
+		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
+	}
+	if err := r.putUpstreamLocked(ctx, u); err != nil {
+		return nil, err
+	}
+	return cloneUpstream(u), nil
+}
+
+// UpdateUpstream applies a partial update (PATCH): records such as
+// healthchecks are deep-merged, other fields replaced, null clears.
+func (r *Registry) UpdateUpstream(ctx context.Context, key string, patch map[string]any) (*Upstream, error) {
+	if err := checkUpstreamKey(key); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	existing := r.lookupUpstreamLocked(key)
+	if existing == nil {
+		return nil, notFoundByKey(key)
+	}
+	UpstreamSchema.ApplyShorthands(patch)
+	delete(patch, "id")
+	base, err := toMap(existing)
+	if err != nil {
+		return nil, err
+	}
+	merged := UpstreamSchema.Merge(base, patch)
+	m, verr := UpstreamSchema.Process(merged, schema.Update)
+	if verr != nil {
+		return nil, schema.SchemaViolation(verr)
+	}
+	m["updated_at"] = float64(time.Now().Unix())
+	u, err := decodeUpstream(m)
+	if err != nil {
+		return nil, err
+	}
+	if id, taken := r.byName[u.Name]; taken && id != u.ID {
+		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
+	}
+	if err := r.putUpstreamLocked(ctx, u); err != nil {
+		return nil, err
+	}
+	return cloneUpstream(u), nil
+}
+
+// DeleteUpstream deletes the upstream addressed by key and its targets. A
+// missing upstream is not an error (Kong answers 204).
+func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
+	if err := checkUpstreamKey(key); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := r.lookupUpstreamLocked(key)
+	if u == nil {
+		return nil
+	}
+	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: UpstreamSchema.Name, ID: u.ID}}}); err != nil {
+		return err
+	}
+	delete(r.upstreams, u.ID)
+	delete(r.byName, u.Name)
+	delete(r.targets, u.ID)
+	r.version.Add(1)
+	r.pools.Delete(u.Name)
+	r.states.retain(u.ID, nil)
+	rrCounters.Delete(u.ID)
+	return nil
+}
+
+func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
+	rec, err := upstreamRecord(u)
+	if err != nil {
+		return err
+	}
+	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
+		return err
+	}
+	if old := r.upstreams[u.ID]; old != nil && old.Name != u.Name {
+		delete(r.byName, old.Name)
+		r.pools.Delete(old.Name)
+	}
+	r.upstreams[u.ID] = u
+	r.byName[u.Name] = u.ID
+	r.version.Add(1)
+	r.publishLocked(u.ID)
+	return nil
+}
+
+// CreateTarget inserts a target into the upstream addressed by upstreamKey
+// (POST). The target string is normalised first; an existing target of the
+// same upstream is a 409.
+func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := r.lookupUpstreamLocked(upstreamKey)
+	if u == nil {
+		return nil, schema.NotFoundPlain()
+	}
+	in["upstream"] = map[string]any{"id": u.ID}
+	if s, ok := in["target"].(string); ok {
+		if norm, ok := schema.NormalizeTarget(s); ok {
+			in["target"] = norm
+		}
+	}
+	m, verr := TargetSchema.Process(in, schema.Insert)
+	if verr != nil {
+		return nil, schema.SchemaViolation(verr)
+	}
+	now := nowMillis()
+	fillAuto(m, now, false)
+	t, err := decodeTarget(m)
+	if err != nil {
+		return nil, err
+	}
+	if r.targetIDTakenLocked(t.ID) {
+		return nil, primaryKeyViolation(t.ID)
+	}
+	if r.targetByAddressLocked(u.ID, t.Target) != nil {
+		return nil, targetConflict(t)
+	}
+	if err := r.putTargetLocked(ctx, t); err != nil {
+		return nil, err
+	}
+	c := *t
+	return &c, nil
+}
+
+// UpdateTarget applies a partial update to an existing target (PATCH, and
+// PUT, which Kong treats the same way for targets). A missing target is a
+// 404: PUT never creates a target.
+func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey string, patch map[string]any) (*Target, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := r.lookupUpstreamLocked(upstreamKey)
+	if u == nil {
+		return nil, schema.NotFoundPlain()
+	}
+	existing := r.lookupTargetLocked(u.ID, targetKey)
+	if existing == nil {
+		return nil, schema.NotFoundPlain()
+	}
+	delete(patch, "id")
+	patch["upstream"] = map[string]any{"id": u.ID}
+	if s, ok := patch["target"].(string); ok {
+		if norm, ok := schema.NormalizeTarget(s); ok {
+			patch["target"] = norm
+		}
+	}
+	base, err := toMap(existing)
+	if err != nil {
+		return nil, err
+	}
+	m, verr := TargetSchema.Process(TargetSchema.Merge(base, patch), schema.Update)
+	if verr != nil {
+		return nil, schema.SchemaViolation(verr)
+	}
+	m["updated_at"] = nowMillis()
+	t, err := decodeTarget(m)
+	if err != nil {
+		return nil, err
+	}
+	if other := r.targetByAddressLocked(u.ID, t.Target); other != nil && other.ID != t.ID {
+		return nil, targetConflict(t)
+	}
+	if err := r.putTargetLocked(ctx, t); err != nil {
+		return nil, err
+	}
+	c := *t
+	return &c, nil
+}
+
+// DeleteTarget deletes a target; a missing one is a 404 (Kong's exception
+// to the DELETE-is-idempotent rule).
+func (r *Registry) DeleteTarget(ctx context.Context, upstreamKey, targetKey string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := r.lookupUpstreamLocked(upstreamKey)
+	if u == nil {
+		return schema.NotFoundPlain()
+	}
+	t := r.lookupTargetLocked(u.ID, targetKey)
+	if t == nil {
+		return schema.NotFoundPlain()
+	}
+	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: TargetSchema.Name, ID: t.ID}}}); err != nil {
+		return err
+	}
+	delete(r.targets[u.ID], t.ID)
+	r.version.Add(1)
+	r.publishLocked(u.ID)
+	return nil
+}
+
+func (r *Registry) putTargetLocked(ctx context.Context, t *Target) error {
+	rec, err := targetRecord(t)
+	if err != nil {
+		return err
+	}
+	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
+		return err
+	}
+	if r.targets[t.Upstream.ID] == nil {
+		r.targets[t.Upstream.ID] = map[string]*Target{}
+	}
+	r.targets[t.Upstream.ID][t.ID] = t
+	r.version.Add(1)
+	r.publishLocked(t.Upstream.ID)
+	return nil
+}
+
+func (r *Registry) targetIDTakenLocked(id string) bool {
+	for _, m := range r.targets {
+		if _, ok := m[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// apply writes a batch to the store and maps store failures to Kong errors.
+func (r *Registry) apply(ctx context.Context, b Batch) error {
+	err := r.store.Apply(ctx, b)
+	if err == nil {
+		return nil
+	}
+	var ce *ConflictError
+	switch {
+	case errors.As(err, &ce):
+		return schema.UniqueViolation(map[string]any{"key": ce.Key})
+	case errors.Is(err, ErrUnavailable):
+		r.logger.Warn("registry write refused: store unavailable", zap.Error(err))
+		return schema.DatabaseError(http.StatusServiceUnavailable, "the registry's store is unavailable; try again later")
+	default:
+		r.logger.Error("registry write failed", zap.Error(err))
+		return schema.DatabaseError(http.StatusInternalServerError, "An unexpected error occurred")
+	}
+}
+
+// ---- helpers ----
+
+// checkUpstreamKey rejects URL keys that are neither a UUID nor a valid
+// upstream name (Kong's "invalid unique name", code 10).
+func checkUpstreamKey(key string) error {
+	if schema.IsUUID(key) {
+		return nil
+	}
+	if msg := schema.CheckUpstreamName(key); msg != "" {
+		return schema.InvalidUnique("name", msg)
+	}
+	return nil
+}
+
+func notFoundByKey(key string) error {
+	if schema.IsUUID(key) {
+		return schema.NotFound(map[string]any{"id": key}, true)
+	}
+	return schema.NotFound(map[string]any{"name": key}, false)
+}
+
+func primaryKeyViolation(id string) error {
+	return &schema.Error{Status: http.StatusConflict, Code: schema.CodePrimaryKeyViolation, Name: "primary key violation",
+		Message: "primary key violation on key '" + schema.LuaTable(map[string]any{"id": id}) + "'",
+		Fields:  map[string]any{"id": id}}
+}
+
+func targetConflict(t *Target) error {
+	return schema.UniqueViolation(map[string]any{"target": t.Target, "upstream": map[string]any{"id": t.Upstream.ID}})
+}
+
+// fillAuto sets a fresh id and the timestamps when absent.
+func fillAuto(m map[string]any, now float64, integerSeconds bool) {
+	if m["id"] == nil {
+		m["id"] = uuid.NewString()
+	}
+	if m["created_at"] == nil {
+		m["created_at"] = now
+	}
+	if m["updated_at"] == nil {
+		m["updated_at"] = now
+	}
+	_ = integerSeconds
+}
+
+func nowMillis() float64 {
+	return float64(time.Now().UnixMilli()) / 1000
+}
+
+func decodeUpstream(m map[string]any) (*Upstream, error) {
+	u := new(Upstream)
+	if err := remarshal(m, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func decodeTarget(m map[string]any) (*Target, error) {
+	t := new(Target)
+	if err := remarshal(m, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func remarshal(from, to any) error {
+	b, err := json.Marshal(from)
+	if err != nil {
+		return fmt.Errorf("encoding entity: %w", err)
+	}
+	if err := json.Unmarshal(b, to); err != nil {
+		return fmt.Errorf("decoding entity: %w", err)
+	}
+	return nil
+}
+
+// toMap returns the JSON-shaped map of an entity.
+func toMap(v any) (map[string]any, error) {
+	var m map[string]any
+	if err := remarshal(v, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// EntityMap returns the JSON-shaped map of an entity, as the Admin API
+// renders it.
+func EntityMap(v any) map[string]any {
+	m, _ := toMap(v)
+	return m
+}
+
+func cloneUpstream(u *Upstream) *Upstream {
+	c := *u
+	return &c
+}
+
+func upstreamRecord(u *Upstream) (Record, error) {
+	data, err := json.Marshal(u)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Kind: UpstreamSchema.Name, ID: u.ID, Key: u.Name, Data: data}, nil
+}
+
+func targetRecord(t *Target) (Record, error) {
+	data, err := json.Marshal(t)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Kind: TargetSchema.Name, ID: t.ID, Parent: t.Upstream.ID, Key: t.Upstream.ID + "|" + t.Target, Data: data}, nil
+}
