@@ -206,4 +206,3 @@ func tryGet(c *testcaddy.Caddy) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
-

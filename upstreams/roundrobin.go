@@ -54,9 +54,10 @@ func (rr *roundRobin) pick(p *Pool, req *PickRequest) int {
 
 // smoothSchedule returns the smooth weighted round-robin sequence for the
 // weights: weights are reduced by their gcd (and scaled down when the
-// sequence would exceed the cap), then each address's k-th turn is placed
-// at virtual time (k+0.5)/w, ties going to the lower index. This yields the
-// same sequence as nginx's smooth WRR for small weights, in O(L log N).
+// sequence would exceed the cap), then the k-th turn of address i (of n)
+// is placed at virtual time (k + (2i+1)/2n) / w_i, ties going to the lower
+// index. Distinct phases keep light addresses from bunching up; the cost
+// is O(L log N) for a schedule of length L.
 func smoothSchedule(weights []int) []uint32 {
 	g := 0
 	total := 0
@@ -92,16 +93,16 @@ func smoothSchedule(weights []int) []uint32 {
 			}
 		}
 	}
-	h := make(turnHeap, 0, len(weights))
+	h := turnHeap{turns: make([]turn, 0, len(weights)), n: int64(len(weights))}
 	for i, w := range reduced {
 		if w > 0 {
-			h = append(h, turn{index: i, k: 0, weight: w})
+			h.turns = append(h.turns, turn{index: i, k: 0, weight: w})
 		}
 	}
 	heap.Init(&h)
 	out := make([]uint32, 0, length)
 	for len(out) < length {
-		t := &h[0]
+		t := &h.turns[0]
 		out = append(out, uint32(t.index))
 		t.k++
 		if t.k >= t.weight {
@@ -113,25 +114,33 @@ func smoothSchedule(weights []int) []uint32 {
 	return out
 }
 
-// turn is an address's next slot in the schedule: at virtual time
-// (k+0.5)/weight.
+// turn is an address's next slot in the schedule.
 type turn struct{ index, k, weight int }
 
-type turnHeap []turn
-
-func (h turnHeap) Len() int { return len(h) }
-func (h turnHeap) Less(i, j int) bool {
-	// compare (2ki+1)/wi with (2kj+1)/wj without floating point
-	a := int64(2*h[i].k+1) * int64(h[j].weight)
-	b := int64(2*h[j].k+1) * int64(h[i].weight)
-	if a != b {
-		return a < b
-	}
-	return h[i].index < h[j].index
+// turnHeap orders turns by virtual time (2n·k + 2i + 1) / (2n·w).
+type turnHeap struct {
+	turns []turn
+	n     int64
 }
-func (h turnHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *turnHeap) Push(x any)   { *h = append(*h, x.(turn)) }
-func (h *turnHeap) Pop() any     { old := *h; x := old[len(old)-1]; *h = old[:len(old)-1]; return x }
+
+func (h *turnHeap) Len() int { return len(h.turns) }
+func (h *turnHeap) Less(i, j int) bool {
+	a, b := h.turns[i], h.turns[j]
+	// compare the two fractions by cross-multiplication, exactly
+	x := (2*h.n*int64(a.k) + 2*int64(a.index) + 1) * int64(b.weight)
+	y := (2*h.n*int64(b.k) + 2*int64(b.index) + 1) * int64(a.weight)
+	if x != y {
+		return x < y
+	}
+	return a.index < b.index
+}
+func (h *turnHeap) Swap(i, j int) { h.turns[i], h.turns[j] = h.turns[j], h.turns[i] }
+func (h *turnHeap) Push(x any)    { h.turns = append(h.turns, x.(turn)) }
+func (h *turnHeap) Pop() any {
+	x := h.turns[len(h.turns)-1]
+	h.turns = h.turns[:len(h.turns)-1]
+	return x
+}
 
 func gcd(a, b int) int {
 	for b != 0 {

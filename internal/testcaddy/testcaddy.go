@@ -162,7 +162,7 @@ var Client = &http.Client{
 	Transport: &http.Transport{
 		Proxy:               nil,
 		MaxIdleConnsPerHost: 64,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	},
 }
 
