@@ -1,0 +1,16 @@
+# The two commands of the README: `make run` runs Caddy with our modules on
+# the embedded store and testdata/Caddyfile; `make test` runs every test.
+
+.PHONY: run test build bench
+
+run:
+	go run ./cmd/caddy run --config testdata/Caddyfile
+
+test:
+	bash scripts/test.sh
+
+build:
+	go build -o caddy ./cmd/caddy
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./upstreams/...
