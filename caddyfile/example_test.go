@@ -1,7 +1,10 @@
 package caddyfile_test
 
 import (
+	"encoding/json"
+
 	"fmt"
+	"github.com/caddyserver/caddy/v2"
 	"os"
 	"strings"
 	"testing"
@@ -48,5 +51,25 @@ func TestExampleCaddyfileServes(t *testing.T) {
 		if got[i] == got[i-1] {
 			t.Fatalf("/api did not alternate: %v", got)
 		}
+	}
+}
+
+// TestReadmeJSONExampleValidates keeps the README's JSON example loadable.
+func TestReadmeJSONExampleValidates(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(raw), "### JSON\n\n```json\n")
+	if !ok {
+		t.Fatal("README has no JSON example")
+	}
+	example, _, _ := strings.Cut(after, "```")
+	cfg := new(caddy.Config)
+	if err := json.Unmarshal([]byte(example), cfg); err != nil {
+		t.Fatalf("README JSON example: %v", err)
+	}
+	if err := caddy.Validate(cfg); err != nil {
+		t.Fatalf("README JSON example does not validate: %v", err)
 	}
 }
