@@ -12,12 +12,7 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
-func TestMain(m *testing.M) {
-	cleanup := testcaddy.Setup()
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testcaddy.Main(m) }
 
 // TestExampleCaddyfileServes runs the README's main job, testdata/Caddyfile
 // (with free ports in place of 2019, 8000, 9001 and 9002), and checks that

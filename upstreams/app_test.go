@@ -3,7 +3,6 @@ package upstreams_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,12 +14,7 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
-func TestMain(m *testing.M) {
-	cleanup := testcaddy.Setup()
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testcaddy.Main(m) }
 
 const appConfig = `{` + testcaddy.GlobalOptions + `
 	upstreams {

@@ -178,3 +178,12 @@ const GlobalOptions = `
 		level WARN
 	}
 `
+
+// Main is a TestMain body: it runs the package's tests with Caddy's
+// directories in a temporary directory (see Setup) and exits.
+func Main(m *testing.M) {
+	cleanup := Setup()
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}

@@ -3,7 +3,6 @@ package reverseproxy_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,12 +11,7 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
-func TestMain(m *testing.M) {
-	cleanup := testcaddy.Setup()
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testcaddy.Main(m) }
 
 const proxyConfig = `{` + testcaddy.GlobalOptions + `
 	upstreams {
