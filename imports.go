@@ -6,6 +6,7 @@
 package caddyupstreams
 
 import (
+	_ "github.com/caddy-upstreams/caddy-upstreams/admin"
 	_ "github.com/caddy-upstreams/caddy-upstreams/caddyfile"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"

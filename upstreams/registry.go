@@ -289,7 +289,7 @@ func (r *Registry) CreateUpstream(ctx context.Context, in map[string]any) (*Upst
 // (PUT). The key wins over the body: a UUID key sets the id, any other key
 // sets the name.
 func (r *Registry) UpsertUpstream(ctx context.Context, key string, in map[string]any) (*Upstream, error) {
-	if err := checkUpstreamKey(key); err != nil {
+	if err := CheckUpstreamKey(key); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -330,7 +330,7 @@ func (r *Registry) UpsertUpstream(ctx context.Context, key string, in map[string
 // UpdateUpstream applies a partial update (PATCH): records such as
 // healthchecks are deep-merged, other fields replaced, null clears.
 func (r *Registry) UpdateUpstream(ctx context.Context, key string, patch map[string]any) (*Upstream, error) {
-	if err := checkUpstreamKey(key); err != nil {
+	if err := CheckUpstreamKey(key); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -367,7 +367,7 @@ func (r *Registry) UpdateUpstream(ctx context.Context, key string, patch map[str
 // DeleteUpstream deletes the upstream addressed by key and its targets. A
 // missing upstream is not an error (Kong answers 204).
 func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
-	if err := checkUpstreamKey(key); err != nil {
+	if err := CheckUpstreamKey(key); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -560,9 +560,9 @@ func (r *Registry) apply(ctx context.Context, b Batch) error {
 
 // ---- helpers ----
 
-// checkUpstreamKey rejects URL keys that are neither a UUID nor a valid
+// CheckUpstreamKey rejects URL keys that are neither a UUID nor a valid
 // upstream name (Kong's "invalid unique name", code 10).
-func checkUpstreamKey(key string) error {
+func CheckUpstreamKey(key string) error {
 	if schema.IsUUID(key) {
 		return nil
 	}
@@ -669,4 +669,21 @@ func targetRecord(t *Target) (Record, error) {
 		return Record{}, err
 	}
 	return Record{Kind: TargetSchema.Name, ID: t.ID, Parent: t.Upstream.ID, Key: t.Upstream.ID + "|" + t.Target, Data: data}, nil
+}
+
+// StoreName names the kind of store behind the registry ("bolt",
+// "postgres"), as reported in the Admin API's configuration.database.
+func (r *Registry) StoreName() string {
+	if n, ok := r.store.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return "bolt"
+}
+
+// StoreReachable reports whether the store answers a read.
+func (r *Registry) StoreReachable(ctx context.Context) bool {
+	if p, ok := r.store.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx) == nil
+	}
+	return true
 }

@@ -1,0 +1,78 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
+)
+
+// KongVersion is the Kong version the API reports in GET / (and the
+// Server header). decK parses it as a semantic version and needs >= 3.0.
+const KongVersion = "3.9.1"
+
+// API is the Kong-compatible Admin API. It serves the registry of the
+// running config, looked up on every request, so it keeps working across
+// config reloads.
+type API struct {
+	// Prefix is the path the API is mounted under: "/kong" on Caddy's admin
+	// endpoint, "" on a dedicated listener. It is stripped from request
+	// paths and prepended to "next" links.
+	Prefix string
+
+	router *router
+}
+
+// call is one request being served.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	params []string
+	reg    *upstreams.Registry
+	api    *API
+}
+
+// NewAPI returns the Admin API mounted under prefix.
+func NewAPI(prefix string) *API {
+	a := &API{Prefix: strings.TrimSuffix(prefix, "/"), router: &router{}}
+	a.routes()
+	return a
+}
+
+// ServeHTTP serves an Admin API request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Server", "kong/"+KongVersion)
+	reg := upstreams.ActiveRegistry()
+	if reg == nil {
+		writeError(w, r, schema.Plain(http.StatusServiceUnavailable, "the upstreams app is not running"))
+		return
+	}
+	path := strings.TrimPrefix(r.URL.Path, a.Prefix)
+	a.router.serve(w, r, path, func(params []string) *call {
+		return &call{w: w, r: r, params: params, reg: reg, api: a}
+	})
+}
+
+// routes registers Kong's endpoints for upstreams and targets.
+func (a *API) routes() {
+	rt := a.router
+	rt.handle("/", map[string]handlerFunc{http.MethodGet: getRoot})
+	rt.handle("/status", map[string]handlerFunc{http.MethodGet: getStatus})
+	rt.handle("/upstreams", map[string]handlerFunc{http.MethodGet: listUpstreams, http.MethodPost: createUpstream})
+	rt.handle("/upstreams/{}", map[string]handlerFunc{
+		http.MethodGet: getUpstream, http.MethodPut: putUpstream, http.MethodPatch: patchUpstream, http.MethodDelete: deleteUpstream,
+	})
+	rt.handle("/upstreams/{}/targets", map[string]handlerFunc{http.MethodGet: listTargets, http.MethodPost: createTarget})
+	rt.handle("/upstreams/{}/targets/all", map[string]handlerFunc{http.MethodGet: listAllTargets})
+	rt.handle("/upstreams/{}/targets/{}", map[string]handlerFunc{
+		http.MethodGet: getTarget, http.MethodPut: updateTarget, http.MethodPatch: updateTarget, http.MethodDelete: deleteTarget,
+	})
+	rt.handle("/upstreams/{}/health", map[string]handlerFunc{http.MethodGet: getUpstreamHealth})
+	for _, state := range []string{"healthy", "unhealthy"} {
+		h := setTargetHealth(state == "healthy")
+		// Kong 3.x uses PUT; Kong 2.x and go-kong use POST: accept both.
+		rt.handle("/upstreams/{}/targets/{}/"+state, map[string]handlerFunc{http.MethodPut: h, http.MethodPost: h})
+		rt.handle("/upstreams/{}/targets/{}/{}/"+state, map[string]handlerFunc{http.MethodPut: h, http.MethodPost: h})
+	}
+}
