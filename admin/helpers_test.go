@@ -64,7 +64,7 @@ func (e *env) do(method, path string, body any, contentType ...string) (int, []b
 		raw, _ := json.Marshal(b)
 		rd, ct = bytes.NewReader(raw), "application/json"
 	}
-	if len(contentType) > 0 {
+	if len(contentType) > 0 && contentType[0] != "" {
 		ct = contentType[0]
 	}
 	req, _ := http.NewRequest(method, e.base+path, rd)
@@ -110,12 +110,12 @@ func (e *env) expect(method, path string, body any, wantStatus int, wantBody str
 }
 
 var (
-	uuidRe = regexp.MustCompile(`"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"`)
+	uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 	tsRe   = regexp.MustCompile(`"(created_at|updated_at)":[0-9.]+`)
 )
 
 // normalize replaces UUIDs with "<id>" and timestamps with 0.
 func normalize(b []byte) []byte {
-	b = uuidRe.ReplaceAll(b, []byte(`"<id>"`))
+	b = uuidRe.ReplaceAll(b, []byte(`<id>`))
 	return tsRe.ReplaceAll(b, []byte(`"$1":0`))
 }

@@ -33,6 +33,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
+	if status == http.StatusUnsupportedMediaType {
+		w.WriteHeader(status) // Kong answers 415 with an empty body
+		return
+	}
 	writeJSON(w, r, status, kerr)
 }
 

@@ -175,7 +175,7 @@ const GlobalOptions = `
 	grace_period 1ns
 	persist_config off
 	log {
-		level WARN
+		level ERROR
 	}
 `
 
