@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
@@ -198,7 +200,11 @@ func TestConcurrentWriters(t *testing.T) {
 func TestMountedOnCaddyAdminWithTokenAndBasicAuth(t *testing.T) {
 	c := testcaddy.New(t)
 	basicPort, tokenPort := testcaddy.FreePort(t), testcaddy.FreePort(t)
-	// the hash is bcrypt("secret")
+	// a cheap bcrypt cost keeps the race-enabled run fast
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.Load(t, `{`+testcaddy.GlobalOptions+`
 	upstreams {
 		store bolt {DB}
@@ -211,10 +217,10 @@ http://127.0.0.1:{TOKEN} {
 }
 http://127.0.0.1:{BASIC} {
 	basic_auth {
-		admin $2a$14$xe3OsQqMHLXcyB0hP28nueE6BLZaMifhMzcfmsKQHCQrmbMSCWbCm
+		admin {HASH}
 	}
 	kong_admin
-}`, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TOKEN}", fmt.Sprint(tokenPort), "{BASIC}", fmt.Sprint(basicPort))
+}`, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TOKEN}", fmt.Sprint(tokenPort), "{BASIC}", fmt.Sprint(basicPort), "{HASH}", string(hash))
 
 	// Caddy's admin endpoint under /kong, with Caddy's Host protection
 	if status, body := c.Admin(t, "POST", "/kong/upstreams", "application/json", []byte(`{"name":"via-admin"}`)); status != 201 {
