@@ -7,16 +7,26 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
-// listTargets is Kong's page_for_upstream: newest first, decimal offsets,
-// tags ignored.
-func listTargets(c *call) error {
+// pagedTargets parses paging options and returns the addressed upstream's
+// targets, oldest first.
+func pagedTargets(c *call) (*page, []upstreams.Target, error) {
 	page, err := parsePage(c.r, false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	list, ok := c.reg.Targets(c.params[0])
 	if !ok {
-		return schema.NotFoundPlain()
+		return nil, nil, schema.NotFoundPlain()
+	}
+	return page, list, nil
+}
+
+// listTargets is Kong's page_for_upstream: newest first, decimal offsets,
+// tags ignored.
+func listTargets(c *call) error {
+	page, list, err := pagedTargets(c)
+	if err != nil {
+		return err
 	}
 	items := make([]any, len(list))
 	for i := range list {
@@ -27,13 +37,9 @@ func listTargets(c *call) error {
 
 // listAllTargets is the generic DAO page: ordered by id, opaque offsets.
 func listAllTargets(c *call) error {
-	page, err := parsePage(c.r, false)
+	page, list, err := pagedTargets(c)
 	if err != nil {
 		return err
-	}
-	list, ok := c.reg.Targets(c.params[0])
-	if !ok {
-		return schema.NotFoundPlain()
 	}
 	items := make([]pageItem, len(list))
 	for i := range list {
@@ -44,16 +50,9 @@ func listAllTargets(c *call) error {
 }
 
 func createTarget(c *call) error {
-	in, err := decodeBody(c.r, upstreams.TargetSchema)
-	if err != nil {
-		return err
-	}
-	t, err := c.reg.CreateTarget(c.r.Context(), c.params[0], in)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, c.r, http.StatusCreated, t)
-	return nil
+	return write(c, upstreams.TargetSchema, http.StatusCreated, func(in map[string]any) (any, error) {
+		return c.reg.CreateTarget(c.r.Context(), c.params[0], in)
+	})
 }
 
 func getTarget(c *call) error {
@@ -69,16 +68,9 @@ func getTarget(c *call) error {
 // a partial update of an existing target (PUT never creates one, so decK
 // falls back to POST on its 404).
 func updateTarget(c *call) error {
-	in, err := decodeBody(c.r, upstreams.TargetSchema)
-	if err != nil {
-		return err
-	}
-	t, err := c.reg.UpdateTarget(c.r.Context(), c.params[0], c.params[1], in)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, c.r, http.StatusOK, t)
-	return nil
+	return write(c, upstreams.TargetSchema, http.StatusOK, func(in map[string]any) (any, error) {
+		return c.reg.UpdateTarget(c.r.Context(), c.params[0], c.params[1], in)
+	})
 }
 
 func deleteTarget(c *call) error {

@@ -23,16 +23,9 @@ func listUpstreams(c *call) error {
 }
 
 func createUpstream(c *call) error {
-	in, err := decodeBody(c.r, upstreams.UpstreamSchema)
-	if err != nil {
-		return err
-	}
-	u, err := c.reg.CreateUpstream(c.r.Context(), in)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, c.r, http.StatusCreated, u)
-	return nil
+	return write(c, upstreams.UpstreamSchema, http.StatusCreated, func(in map[string]any) (any, error) {
+		return c.reg.CreateUpstream(c.r.Context(), in)
+	})
 }
 
 func getUpstream(c *call) error {
@@ -49,29 +42,15 @@ func getUpstream(c *call) error {
 }
 
 func putUpstream(c *call) error {
-	in, err := decodeBody(c.r, upstreams.UpstreamSchema)
-	if err != nil {
-		return err
-	}
-	u, err := c.reg.UpsertUpstream(c.r.Context(), c.params[0], in)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, c.r, http.StatusOK, u)
-	return nil
+	return write(c, upstreams.UpstreamSchema, http.StatusOK, func(in map[string]any) (any, error) {
+		return c.reg.UpsertUpstream(c.r.Context(), c.params[0], in)
+	})
 }
 
 func patchUpstream(c *call) error {
-	in, err := decodeBody(c.r, upstreams.UpstreamSchema)
-	if err != nil {
-		return err
-	}
-	u, err := c.reg.UpdateUpstream(c.r.Context(), c.params[0], in)
-	if err != nil {
-		return err
-	}
-	writeJSON(c.w, c.r, http.StatusOK, u)
-	return nil
+	return write(c, upstreams.UpstreamSchema, http.StatusOK, func(in map[string]any) (any, error) {
+		return c.reg.UpdateUpstream(c.r.Context(), c.params[0], in)
+	})
 }
 
 func deleteUpstream(c *call) error {
@@ -79,5 +58,20 @@ func deleteUpstream(c *call) error {
 		return err
 	}
 	noContent(c.w)
+	return nil
+}
+
+// write decodes the request body for s, runs a registry write with it and
+// answers with the written entity.
+func write(c *call, s *schema.Schema, status int, do func(in map[string]any) (any, error)) error {
+	in, err := decodeBody(c.r, s)
+	if err != nil {
+		return err
+	}
+	entity, err := do(in)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, c.r, status, entity)
 	return nil
 }
