@@ -2,7 +2,10 @@ package upstreams
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"testing"
+
+	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
 // benchPool builds a round-robin pool of n targets with mixed weights.
@@ -28,6 +31,31 @@ func BenchmarkRoundRobinPick(b *testing.B) {
 				for pb.Next() {
 					req.tried = req.tried[:0]
 					if p.Pick(&req) == nil {
+						b.Fatal("no pick")
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkCaddyRoundRobinSelect is the baseline: Caddy's own round_robin
+// policy choosing from a pool of n static upstreams (O(n) worst case, and
+// with dynamic upstreams the pool itself costs O(n) per request to build).
+func BenchmarkCaddyRoundRobinSelect(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			pool := make(caddyrp.UpstreamPool, n)
+			for i := range pool {
+				pool[i] = &caddyrp.Upstream{Dial: fmt.Sprintf("10.%d.%d.%d:8080", i>>16&255, i>>8&255, i&255)}
+			}
+			policy := new(caddyrp.RoundRobinSelection)
+			req := httptest.NewRequest("GET", "/", nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if policy.Select(pool, req, nil) == nil {
 						b.Fatal("no pick")
 					}
 				}
