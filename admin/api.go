@@ -59,6 +59,8 @@ func (a *API) routes() {
 	rt := a.router
 	rt.handle("/", map[string]handlerFunc{http.MethodGet: getRoot})
 	rt.handle("/status", map[string]handlerFunc{http.MethodGet: getStatus})
+	rt.handle("/schemas/{}", map[string]handlerFunc{http.MethodGet: getSchema})
+	rt.handle("/schemas/{}/validate", map[string]handlerFunc{http.MethodPost: validateSchema})
 	rt.handle("/upstreams", map[string]handlerFunc{http.MethodGet: listUpstreams, http.MethodPost: createUpstream})
 	rt.handle("/upstreams/{}", map[string]handlerFunc{
 		http.MethodGet: getUpstream, http.MethodPut: putUpstream, http.MethodPatch: patchUpstream, http.MethodDelete: deleteUpstream,
