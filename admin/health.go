@@ -177,7 +177,7 @@ func setTargetHealth(healthy bool) handlerFunc {
 				continue
 			}
 			found = true
-			a.State.SetHealthy(healthy)
+			a.State.ForceHealthy(healthy)
 		}
 		if !found {
 			return schema.NotFoundPlain()

@@ -50,6 +50,8 @@ type AddressState struct {
 	InFlight atomic.Int64
 	// unhealthy is set by health checking; unhealthy addresses get no traffic.
 	unhealthy atomic.Bool
+	// counters count consecutive health observations.
+	counters healthCounters
 }
 
 // Healthy reports whether the address may receive traffic.
@@ -59,6 +61,13 @@ func (s *AddressState) Healthy() bool { return !s.unhealthy.Load() }
 // that changed its state.
 func (s *AddressState) SetHealthy(healthy bool) bool {
 	return s.unhealthy.Swap(!healthy) != !healthy
+}
+
+// ForceHealthy is a manual healthy/unhealthy: it sets the state and clears
+// the health counters, as Kong's set_target_status does.
+func (s *AddressState) ForceHealthy(healthy bool) {
+	s.counters.resetCounters()
+	s.SetHealthy(healthy)
 }
 
 // Available reports whether the address can take a request now.

@@ -34,6 +34,7 @@ type Registry struct {
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates
 	version atomic.Uint64
+	checker *activeChecker
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -46,7 +47,7 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	r := &Registry{store: store, logger: logger}
+	r := &Registry{store: store, logger: logger, checker: newActiveChecker(logger.Named("healthcheck"))}
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -69,12 +70,13 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	return r, nil
 }
 
-// Close stops change subscriptions and closes the store.
+// Close stops change subscriptions and health checks and closes the store.
 func (r *Registry) Close() error {
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
 	}
+	r.checker.close()
 	return r.store.Close()
 }
 
@@ -124,6 +126,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 			r.pools.Delete(name)
 			if _, still := ups[id]; !still {
 				r.states.retain(id, nil)
+				r.checker.stop(id)
 			}
 		}
 	}
@@ -149,7 +152,9 @@ func (r *Registry) publishLocked(id string) {
 	if u == nil {
 		return
 	}
-	r.pools.Store(u.Name, newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load()))
+	p := newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load())
+	r.pools.Store(u.Name, p)
+	r.checker.sync(p)
 }
 
 // sortedTargetsLocked returns an upstream's targets oldest first.
@@ -384,6 +389,7 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	delete(r.targets, u.ID)
 	r.version.Add(1)
 	r.pools.Delete(u.Name)
+	r.checker.stop(u.ID)
 	r.states.retain(u.ID, nil)
 	rrCounters.Delete(u.ID)
 	return nil

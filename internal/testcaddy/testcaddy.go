@@ -55,6 +55,8 @@ type Backend struct {
 	ln     net.Listener
 	// Delay, if set, is slept before answering.
 	Delay atomic.Int64
+	// Status, if set, is the status code the backend answers with.
+	Status atomic.Int64
 }
 
 // StartBackend starts a backend; it is stopped when the test ends.
@@ -65,14 +67,7 @@ func StartBackend(t testing.TB, name string) *Backend {
 		t.Fatal(err)
 	}
 	b := &Backend{Name: name, Addr: ln.Addr().String(), ln: ln}
-	b.server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b.Hits.Add(1)
-		if d := b.Delay.Load(); d > 0 {
-			time.Sleep(time.Duration(d))
-		}
-		w.Header().Set("X-Backend", b.Name)
-		fmt.Fprintf(w, "%s %s", b.Name, r.URL.Path)
-	}), ReadHeaderTimeout: 5 * time.Second}
+	b.server = &http.Server{Handler: b.handler(), ReadHeaderTimeout: 5 * time.Second}
 	go b.server.Serve(ln)
 	t.Cleanup(b.Close)
 	return b
@@ -186,4 +181,41 @@ func Main(m *testing.M) {
 	code := m.Run()
 	cleanup()
 	os.Exit(code)
+}
+
+// StartBackendAt starts a backend on a given address (to restart one that
+// was closed); it is stopped when the test ends.
+func StartBackendAt(t testing.TB, name, addr string) *Backend {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old socket may linger briefly
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Backend{Name: name, Addr: ln.Addr().String(), ln: ln}
+	b.server = &http.Server{Handler: b.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go b.server.Serve(ln)
+	t.Cleanup(b.Close)
+	return b
+}
+
+// handler answers with the backend's name and the request path.
+func (b *Backend) handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.Hits.Add(1)
+		if d := b.Delay.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		w.Header().Set("X-Backend", b.Name)
+		if s := b.Status.Load(); s != 0 {
+			w.WriteHeader(int(s))
+		}
+		fmt.Fprintf(w, "%s %s", b.Name, r.URL.Path)
+	})
 }

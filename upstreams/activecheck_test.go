@@ -1,0 +1,153 @@
+package upstreams_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+)
+
+const checkedConfig = `{` + testcaddy.GlobalOptions + `
+	upstreams {
+		store bolt {DB}
+		upstream checked {
+			healthchecks {
+				active {
+					type {TYPE}
+					timeout 0.5
+					healthy {
+						interval 0.1
+						successes 2
+					}
+					unhealthy {
+						interval 0.1
+						tcp_failures 2
+						http_failures 2
+						timeouts 2
+					}
+				}
+			}
+			target {A}
+			target {B}
+		}
+	}
+}
+http://127.0.0.1:{HTTP} {
+	reverse_proxy {
+		dynamic registry checked
+		lb_policy registry
+	}
+}`
+
+// waitFor polls cond every 10 ms for at most limit and returns how long it took.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func addressHealthy(name, dial string) func() bool {
+	return func() bool {
+		p := upstreams.ActiveRegistry().Pool(name)
+		for _, a := range p.Addresses {
+			if a.Dial == dial {
+				return a.State.Healthy()
+			}
+		}
+		return false
+	}
+}
+
+func TestActiveChecksTakeADeadTargetOutAndBringItBack(t *testing.T) {
+	for _, probe := range []string{"http", "tcp"} {
+		t.Run(probe, func(t *testing.T) {
+			a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+			c := testcaddy.New(t)
+			c.Load(t, checkedConfig, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", probe, "{A}", a.Addr, "{B}", b.Addr)
+			b.Close()
+			took := waitFor(t, 5*time.Second, "b to be marked unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+			t.Logf("%s probes, interval 0.1 s, 2 failures: dead target detected in %v", probe, took)
+			for i := 0; i < 10; i++ {
+				if status, body := c.Get(t, "/"); status != 200 || !strings.HasPrefix(body, "a ") {
+					t.Fatalf("request %d with b down: %d %q", i, status, body)
+				}
+			}
+			b2 := testcaddy.StartBackendAt(t, "b", b.Addr)
+			took = waitFor(t, 5*time.Second, "b to recover", addressHealthy("checked", b.Addr))
+			t.Logf("%s probes: restarted target healthy again in %v", probe, took)
+			for i := 0; i < 4; i++ {
+				c.Get(t, "/")
+			}
+			if b2.Hits.Load() < 2 { // http probes hit it too; tcp ones do not
+				t.Fatalf("recovered target got %d requests", b2.Hits.Load())
+			}
+		})
+	}
+}
+
+func TestActiveHTTPChecksCountStatuses(t *testing.T) {
+	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+	c := testcaddy.New(t)
+	c.Load(t, checkedConfig, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", "http", "{A}", a.Addr, "{B}", b.Addr)
+	b.Status.Store(500)
+	waitFor(t, 5*time.Second, "b answering 500 to be unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+	b.Status.Store(0)
+	waitFor(t, 5*time.Second, "b answering 200 to be healthy", addressHealthy("checked", b.Addr))
+}
+
+func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
+	c := testcaddy.New(t)
+	c.Load(t, `{`+testcaddy.GlobalOptions+`
+	upstreams {
+		store bolt {DB}
+	}
+}`, "{DB}", filepath.Join(t.TempDir(), "r.db"))
+	reg := upstreams.ActiveRegistry()
+	ctx := context.Background()
+	baseline := runtime.NumGoroutine()
+	for round := 0; round < 3; round++ {
+		name := fmt.Sprintf("probed-%d", round)
+		_, err := reg.CreateUpstream(ctx, map[string]any{"name": name, "healthchecks": map[string]any{
+			"active": map[string]any{"type": "tcp", "healthy": map[string]any{"interval": 0.05}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			if _, err := reg.CreateTarget(ctx, name, map[string]any{"target": fmt.Sprintf("127.0.0.1:%d", 1+i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := runtime.NumGoroutine(); n < baseline+20 {
+			t.Fatalf("%d goroutines with 20 probed targets, baseline %d", n, baseline)
+		}
+		// removing targets stops their probes; so does disabling checks and deleting
+		for i := 0; i < 10; i++ {
+			if err := reg.DeleteTarget(ctx, name, fmt.Sprintf("127.0.0.1:%d", 1+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, 5*time.Second, "probes of deleted targets to stop", func() bool { return runtime.NumGoroutine() <= baseline+12 })
+		if round%2 == 0 {
+			if _, err := reg.UpdateUpstream(ctx, name, map[string]any{"healthchecks": map[string]any{
+				"active": map[string]any{"healthy": map[string]any{"interval": 0.0}}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := reg.DeleteUpstream(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "all probes to stop", func() bool { return runtime.NumGoroutine() <= baseline+2 })
+	}
+}
