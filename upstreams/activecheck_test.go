@@ -3,6 +3,8 @@ package upstreams_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -149,5 +151,58 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 5*time.Second, "all probes to stop", func() bool { return runtime.NumGoroutine() <= baseline+2 })
+	}
+}
+
+// TestDetectionTimeAtOneSecondInterval measures the figure Kong users
+// tune for: interval 1 s, tcp_failures 2 (reported, not asserted).
+func TestDetectionTimeAtOneSecondInterval(t *testing.T) {
+	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+	c := testcaddy.New(t)
+	cfg := strings.NewReplacer("interval 0.1", "interval 1").Replace(checkedConfig)
+	c.Load(t, cfg, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", "tcp", "{A}", a.Addr, "{B}", b.Addr)
+	time.Sleep(1100 * time.Millisecond) // let the first probes run on a live target
+	b.Close()
+	took := waitFor(t, 10*time.Second, "b to be marked unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+	t.Logf("interval=1, tcp_failures=2: dead target detected %v after it died", took)
+}
+
+func TestHTTPSProbesVerifyCertificatesWhenAsked(t *testing.T) {
+	tlsBackend := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer tlsBackend.Close()
+	addr := strings.TrimPrefix(tlsBackend.URL, "https://")
+	ctx := context.Background()
+	c := testcaddy.New(t)
+	c.Load(t, `{`+testcaddy.GlobalOptions+`
+	upstreams {
+		store bolt {DB}
+	}
+}`, "{DB}", filepath.Join(t.TempDir(), "r.db"))
+	reg := upstreams.ActiveRegistry()
+	for _, tc := range []struct {
+		verify      bool
+		wantHealthy bool
+	}{{true, false}, {false, true}} {
+		name := fmt.Sprintf("tls-verify-%v", tc.verify)
+		_, err := reg.CreateUpstream(ctx, map[string]any{"name": name, "healthchecks": map[string]any{"active": map[string]any{
+			"type": "https", "https_verify_certificate": tc.verify, "https_sni": "example.com",
+			"healthy":   map[string]any{"interval": 0.05, "successes": 1.0},
+			"unhealthy": map[string]any{"interval": 0.05, "tcp_failures": 1.0},
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.CreateTarget(ctx, name, map[string]any{"target": addr}); err != nil {
+			t.Fatal(err)
+		}
+		if tc.wantHealthy {
+			// first make it unhealthy by hand, then the probes must bring it back
+			reg.Pool(name).Addresses[0].State.ForceHealthy(false)
+			waitFor(t, 5*time.Second, "verify=false probes to succeed", addressHealthy(name, reg.Pool(name).Addresses[0].Dial))
+		} else {
+			waitFor(t, 5*time.Second, "verify=true probes to fail on a self-signed cert", func() bool {
+				return !addressHealthy(name, reg.Pool(name).Addresses[0].Dial)()
+			})
+		}
 	}
 }
