@@ -162,6 +162,19 @@ func (p *Pool) usable(i int, req *PickRequest) bool {
 	return a.Available() && (req == nil || !req.wasTried(a.Dial))
 }
 
+// Healthy applies Kong's threshold rule: with health checks on, the
+// upstream is healthy only while the available share of its weight is
+// strictly above healthchecks.threshold percent. It costs O(addresses)
+// only for upstreams with a threshold above 0.
+func (p *Pool) Healthy() bool {
+	th := p.Upstream.Healthchecks.Threshold
+	if th <= 0 || !p.Upstream.Healthchecks.Enabled() {
+		return true
+	}
+	available, total := p.AvailableWeight()
+	return total > 0 && float64(available)/float64(total)*100 > th
+}
+
 // AvailableWeight returns the total weight of addresses that can take traffic.
 func (p *Pool) AvailableWeight() (available, total int) {
 	for _, a := range p.Addresses {

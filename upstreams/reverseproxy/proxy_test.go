@@ -186,3 +186,29 @@ http://127.0.0.1:{HTTP} {
 		t.Fatalf("live target served %d of 20", a.Hits.Load())
 	}
 }
+
+func TestThresholdMakesTheUpstreamAnswer503(t *testing.T) {
+	bs := []*testcaddy.Backend{testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b"), testcaddy.StartBackend(t, "c"),
+		testcaddy.StartBackend(t, "d"), testcaddy.StartBackend(t, "e")}
+	c := startProxy(t, "upstream-example", bs, []int{100, 100, 100, 100, 100})
+	reg := upstreams.ActiveRegistry()
+	// Kong's documented example: threshold 55, five targets of weight 100
+	if _, err := reg.UpdateUpstream(context.Background(), "upstream-example", map[string]any{"healthchecks": map[string]any{
+		"threshold": 55.0, "passive": map[string]any{"unhealthy": map[string]any{"tcp_failures": 1.0}}}}); err != nil {
+		t.Fatal(err)
+	}
+	pool := reg.Pool("upstream-example")
+	pool.Addresses[0].State.ForceHealthy(false)
+	pool.Addresses[1].State.ForceHealthy(false)
+	if status, _ := c.Get(t, "/"); status != 200 {
+		t.Fatalf("60%% available, threshold 55: status %d, want 200", status)
+	}
+	pool.Addresses[2].State.ForceHealthy(false)
+	if status, _ := c.Get(t, "/"); status != 503 {
+		t.Fatalf("40%% available, threshold 55: status %d, want 503", status)
+	}
+	pool.Addresses[2].State.ForceHealthy(true)
+	if status, _ := c.Get(t, "/"); status != 200 {
+		t.Fatalf("back to 60%%: status %d, want 200", status)
+	}
+}

@@ -66,6 +66,11 @@ func (s *Source) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("upstream %q is not in the registry", name)
 	}
+	if !pool.Healthy() {
+		available, total := pool.AvailableWeight()
+		return nil, fmt.Errorf("upstream %q is unhealthy: available weight %d of %d is not above the %v%% threshold",
+			name, available, total, pool.Upstream.Healthchecks.Threshold)
+	}
 	a := attemptFor(r, name)
 	addr := pool.Pick(&a.pick)
 	if addr == nil {
