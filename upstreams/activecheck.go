@@ -22,7 +22,8 @@ import (
 // appears, restart when the upstream's active settings change, and stop
 // when the address or upstream goes away or the registry closes.
 type activeChecker struct {
-	logger *zap.Logger
+	logger  *zap.Logger
+	signals *healthSignals
 
 	mu     sync.Mutex
 	probes map[string]*upstreamProbes // by upstream id
@@ -35,8 +36,8 @@ type upstreamProbes struct {
 	loops  map[string]context.CancelFunc // by dial address
 }
 
-func newActiveChecker(logger *zap.Logger) *activeChecker {
-	return &activeChecker{logger: logger, probes: map[string]*upstreamProbes{}}
+func newActiveChecker(logger *zap.Logger, signals *healthSignals) *activeChecker {
+	return &activeChecker{logger: logger, signals: signals, probes: map[string]*upstreamProbes{}}
 }
 
 // activeEnabled reports whether active probing runs for the settings.
@@ -122,6 +123,8 @@ func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address) {
 	limits := healthLimits{successes: cfg.Healthy.Successes, httpFailures: cfg.Unhealthy.HTTPFailures,
 		tcpFailures: cfg.Unhealthy.TCPFailures, timeouts: cfg.Unhealthy.Timeouts}
 	client := probeClient(cfg, a)
+	c.signals.watching(u, a)
+	defer c.signals.unwatched(u, a)
 	for {
 		interval := cfg.Healthy.Interval
 		if !a.State.Healthy() {
@@ -143,10 +146,9 @@ func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address) {
 		if ctx.Err() != nil {
 			return
 		}
+		c.signals.probed(u, a, report)
 		if flipped, healthy := a.State.counters.observe(a.State, report, limits); flipped {
-			c.logger.Info("target health changed by active check",
-				zap.String("upstream", u.Name), zap.String("address", a.Dial),
-				zap.String("target", a.Target.Target), zap.Bool("healthy", healthy))
+			c.signals.changed(u, a, healthy, "active check")
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
 )
 
@@ -35,6 +36,7 @@ type App struct {
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
 	registry *Registry
+	events   *eventSink
 	poolKey  string
 	declared []declaredUpstream
 	logger   *zap.Logger
@@ -95,6 +97,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("opening the upstreams registry: %w", err)
 	}
 	a.registry = val.(*Registry)
+	if err := registerHealthMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering health metrics: %w", err)
+	}
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading the events app: %w", err)
+	}
+	a.events = &eventSink{ctx: ctx, events: eventsApp.(*caddyevents.App)}
 	return nil
 }
 
@@ -146,6 +156,7 @@ func (a *App) Start() error {
 		return fmt.Errorf("applying declared upstreams: %w", err)
 	}
 	active.Store(a.registry)
+	a.registry.signals.sink.Store(a.events)
 	a.logger.Info("upstreams registry ready",
 		zap.Int("upstreams", len(a.registry.Upstreams())),
 		zap.Int("declared", len(a.declared)))
@@ -161,6 +172,7 @@ func (a *App) Cleanup() error {
 	if a.registry == nil {
 		return nil
 	}
+	a.registry.signals.sink.CompareAndSwap(a.events, nil)
 	deleted, err := registries.Delete(a.poolKey)
 	if deleted {
 		active.CompareAndSwap(a.registry, nil)

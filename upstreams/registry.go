@@ -35,6 +35,7 @@ type Registry struct {
 	states  addressStates
 	version atomic.Uint64
 	checker *activeChecker
+	signals *healthSignals
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -47,7 +48,8 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	r := &Registry{store: store, logger: logger, checker: newActiveChecker(logger.Named("healthcheck"))}
+	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
+	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
