@@ -158,8 +158,7 @@ func setTargetHealth(healthy bool) handlerFunc {
 		if !u.Healthchecks.Enabled() {
 			return schema.Plain(http.StatusBadRequest, "no healthchecker found for "+u.Name)
 		}
-		pool := c.reg.Pool(u.Name)
-		if pool == nil {
+		if c.reg.Pool(u.Name) == nil {
 			return schema.Plain(http.StatusBadRequest, "Upstream "+u.Name+" has no balancer")
 		}
 		var onlyHost string
@@ -171,15 +170,7 @@ func setTargetHealth(healthy bool) handlerFunc {
 			}
 			onlyHost, onlyPort = host, port
 		}
-		found := false
-		for _, a := range pool.Addresses {
-			if a.Target.ID != t.ID || (onlyHost != "" && (a.Host != onlyHost || a.Port != onlyPort)) {
-				continue
-			}
-			found = true
-			a.State.ForceHealthy(healthy)
-		}
-		if !found {
+		if !c.reg.MarkTargetHealth(u.Name, t.ID, onlyHost, onlyPort, healthy) {
 			return schema.NotFoundPlain()
 		}
 		noContent(c.w)

@@ -695,3 +695,27 @@ func (r *Registry) StoreReachable(ctx context.Context) bool {
 	}
 	return true
 }
+
+// MarkTargetHealth is a manual healthy/unhealthy on this node: it forces
+// the state of the target's addresses (only host:port when host is not
+// empty), resets their counters and reports the transitions. It returns
+// false when no address matched. Nothing is persisted.
+func (r *Registry) MarkTargetHealth(upstreamName, targetID, host string, port int, healthy bool) bool {
+	pool := r.Pool(upstreamName)
+	if pool == nil {
+		return false
+	}
+	found := false
+	for _, a := range pool.Addresses {
+		if a.Target.ID != targetID || (host != "" && (a.Host != host || a.Port != port)) {
+			continue
+		}
+		found = true
+		was := a.State.Healthy()
+		a.State.ForceHealthy(healthy)
+		if was != healthy {
+			r.signals.changed(pool.Upstream, a, healthy, "manual")
+		}
+	}
+	return found
+}
