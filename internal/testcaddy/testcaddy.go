@@ -66,6 +66,11 @@ func StartBackend(t testing.TB, name string) *Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveBackend(t, name, ln)
+}
+
+// serveBackend serves a backend on ln until the test ends.
+func serveBackend(t testing.TB, name string, ln net.Listener) *Backend {
 	b := &Backend{Name: name, Addr: ln.Addr().String(), ln: ln}
 	b.server = &http.Server{Handler: b.handler(), ReadHeaderTimeout: 5 * time.Second}
 	go b.server.Serve(ln)
@@ -198,11 +203,7 @@ func StartBackendAt(t testing.TB, name, addr string) *Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Backend{Name: name, Addr: ln.Addr().String(), ln: ln}
-	b.server = &http.Server{Handler: b.handler(), ReadHeaderTimeout: 5 * time.Second}
-	go b.server.Serve(ln)
-	t.Cleanup(b.Close)
-	return b
+	return serveBackend(t, name, ln)
 }
 
 // handler answers with the backend's name and the request path.
