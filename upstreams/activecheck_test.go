@@ -118,7 +118,6 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 }`, "{DB}", filepath.Join(t.TempDir(), "r.db"))
 	reg := upstreams.ActiveRegistry()
 	ctx := context.Background()
-	baseline := runtime.NumGoroutine()
 	for round := 0; round < 3; round++ {
 		name := fmt.Sprintf("probed-%d", round)
 		_, err := reg.CreateUpstream(ctx, map[string]any{"name": name, "healthchecks": map[string]any{
@@ -131,16 +130,14 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := runtime.NumGoroutine(); n < baseline+20 {
-			t.Fatalf("%d goroutines with 20 probed targets, baseline %d", n, baseline)
-		}
+		waitFor(t, 5*time.Second, "20 probe loops for 20 probed targets", func() bool { return probeLoops() == 20 })
 		// removing targets stops their probes; so does disabling checks and deleting
 		for i := 0; i < 10; i++ {
 			if err := reg.DeleteTarget(ctx, name, fmt.Sprintf("127.0.0.1:%d", 1+i)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, 5*time.Second, "probes of deleted targets to stop", func() bool { return runtime.NumGoroutine() <= baseline+12 })
+		waitFor(t, 5*time.Second, "probes of deleted targets to stop", func() bool { return probeLoops() == 10 })
 		if round%2 == 0 {
 			if _, err := reg.UpdateUpstream(ctx, name, map[string]any{"healthchecks": map[string]any{
 				"active": map[string]any{"healthy": map[string]any{"interval": 0.0}}}}); err != nil {
@@ -150,8 +147,15 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 		if err := reg.DeleteUpstream(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "all probes to stop", func() bool { return runtime.NumGoroutine() <= baseline+2 })
+		waitFor(t, 5*time.Second, "all probes to stop", func() bool { return probeLoops() == 0 })
 	}
+}
+
+// probeLoops counts the running probe goroutines from every goroutine's stack.
+func probeLoops() int {
+	buf := make([]byte, 8<<20)
+	n := runtime.Stack(buf, true)
+	return strings.Count(string(buf[:n]), "upstreams.(*activeChecker).loop(")
 }
 
 // TestDetectionTimeAtOneSecondInterval measures the figure Kong users

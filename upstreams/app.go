@@ -105,6 +105,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the events app: %w", err)
 	}
 	a.events = &eventSink{ctx: ctx, events: eventsApp.(*caddyevents.App)}
+	// the events app may not emit before it has started, and apps start in
+	// random order: arm the sink on Caddy's "started" event, after all
+	if err := a.events.events.On("started", armEvents{registry: a.registry, sink: a.events}); err != nil {
+		return fmt.Errorf("subscribing to the started event: %w", err)
+	}
+	return nil
+}
+
+// armEvents makes a config's events app the registry's event sink once
+// every app of the config has started.
+type armEvents struct {
+	registry *Registry
+	sink     *eventSink
+}
+
+// Handle implements caddyevents.Handler.
+func (h armEvents) Handle(context.Context, caddy.Event) error {
+	h.registry.signals.sink.Store(h.sink)
 	return nil
 }
 
@@ -156,7 +174,6 @@ func (a *App) Start() error {
 		return fmt.Errorf("applying declared upstreams: %w", err)
 	}
 	active.Store(a.registry)
-	a.registry.signals.sink.Store(a.events)
 	a.logger.Info("upstreams registry ready",
 		zap.Int("upstreams", len(a.registry.Upstreams())),
 		zap.Int("declared", len(a.declared)))

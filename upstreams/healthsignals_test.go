@@ -40,6 +40,9 @@ func (eventRecorder) Handle(_ context.Context, e caddy.Event) error {
 func (*eventRecorder) UnmarshalCaddyfile(d *caddyfile.Dispenser) error { d.Next(); return nil }
 
 func TestHealthTransitionsAreMetricsAndEvents(t *testing.T) {
+	recorded.Lock()
+	recorded.events = nil
+	recorded.Unlock()
 	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
 	c := testcaddy.New(t)
 	cfg := strings.Replace(checkedConfig, "\tupstreams {", "\tevents {\n\t\ton healthy test_recorder\n\t\ton unhealthy test_recorder\n\t}\n\tupstreams {", 1)
