@@ -300,7 +300,7 @@ func testCascadeDelete(t *testing.T, s upstreams.Store) {
 		rec("upstreams", "u1", "", "one"),
 		rec("targets", "t1", "u1", "u1|a:1"),
 		rec("targets", "t2", "u1", "u1|b:1"),
-		rec("checks", "c1", "t1", "c1"),   // grandchild
+		rec("checks", "c1", "t1", "c1"),  // grandchild
 		rec("results", "r1", "c1", "r1"), // great-grandchild
 	}
 	apply(t, s, puts(append(append([]upstreams.Record{}, doomed...), keep...)...))
