@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
+	_ "github.com/caddy-upstreams/caddy-upstreams/caddyfile" // the upstreams global option
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
@@ -53,6 +56,34 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestAdaptGlobalOption checks the store as the upstreams global option
+// writes it: the JSON the app's openStore decodes.
+func TestAdaptGlobalOption(t *testing.T) {
+	input := `{
+	upstreams {
+		store postgres {env.PG_DSN} {
+			resync_interval 10s
+			table_prefix edge_
+		}
+	}
+}
+:8080 {
+	respond ok
+}
+`
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) > 0 {
+		t.Logf("warnings: %v", warnings)
+	}
+	want := `"store":{"dsn":"{env.PG_DSN}","module":"postgres","resync_interval":10000000000,"table_prefix":"edge_"}`
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("adapted JSON lacks %s:\n%s", want, out)
 	}
 }
 
