@@ -39,7 +39,8 @@ type notification struct {
 // (re)connection of its listening connection (the first one included), and
 // every ResyncInterval. It listens on a dedicated connection, reconnects
 // with backoff when the database goes away, and returns nil when ctx is
-// done or the store is closed.
+// done or the store is closed. It returns an error wrapping
+// upstreams.ErrUnavailable at once if the store is not open (or closed).
 //
 // onChange runs on one goroutine, never concurrently with itself, and
 // never on the listening goroutine: a slow reload does not stop
@@ -158,6 +159,8 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) erro
 				s.logger.Debug("unexpected payload on the change channel", zap.String("payload", n.Payload))
 				msg.Version = 0 // unknown: reload anyway
 			}
+			s.logger.Debug("registry change notified", zap.Int64("version", msg.Version),
+				zap.String("writer", msg.Node), zap.Bool("own_write", msg.Node == s.node))
 			d.changed(msg.Version)
 		}
 	}
