@@ -10,5 +10,6 @@ import (
 	_ "github.com/caddy-upstreams/caddy-upstreams/caddyfile"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
+	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/pgstore"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
 )

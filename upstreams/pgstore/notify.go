@@ -1,0 +1,251 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+)
+
+// livenessInterval is how long the listening connection may stay silent
+// before Subscribe pings it, to notice a dead connection that never said
+// so (a network that drops packets instead of refusing). A variable so
+// that tests can shorten it.
+var livenessInterval = 15 * time.Second
+
+const (
+	// pingTimeout bounds the liveness ping.
+	pingTimeout = 5 * time.Second
+	// minBackoff and maxBackoff bound the wait between reconnect attempts.
+	minBackoff = 200 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// notification is the NOTIFY payload Apply sends on commit.
+type notification struct {
+	// Version is the store version the write committed.
+	Version int64 `json:"version"`
+	// Node identifies the Store instance that wrote.
+	Node string `json:"node"`
+}
+
+// Subscribe calls onChange whenever the records may have changed: on a
+// NOTIFY from any writer (this node's own writes included), after every
+// (re)connection of its listening connection (the first one included), and
+// every ResyncInterval. It listens on a dedicated connection, reconnects
+// with backoff when the database goes away, and returns nil when ctx is
+// done or the store is closed. It returns an error wrapping
+// upstreams.ErrUnavailable at once if the store is not open (or closed).
+//
+// onChange runs on one goroutine, never concurrently with itself, and
+// never on the listening goroutine: a slow reload does not stop
+// notifications from being read. Notifications that arrive while onChange
+// runs are coalesced into one more call, and a notification whose version
+// an earlier call already covered (the call started after that version
+// was committed) is dropped.
+func (s *Store) Subscribe(ctx context.Context, onChange func()) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	l := s.life
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.subs.Add(1)
+	l.mu.Unlock()
+	defer l.subs.Done()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-l.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	d := &dispatcher{onChange: onChange, kick: make(chan struct{}, 1)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); d.run(ctx) }()
+	go func() { defer wg.Done(); d.resync(ctx, time.Duration(s.ResyncInterval)) }()
+	s.listen(ctx, d)
+	wg.Wait()
+	return nil
+}
+
+// listen keeps a LISTEN connection open until ctx is done, feeding d.
+func (s *Store) listen(ctx context.Context, d *dispatcher) {
+	backoff := minBackoff
+	lost := false // a connection was lost and not yet re-established
+	for ctx.Err() == nil {
+		conn, err := s.connectListener(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !lost {
+				s.logger.Warn("cannot listen for registry changes; retrying", zap.Error(err))
+				lost = true
+			} else {
+				s.logger.Debug("reconnecting the change listener failed", zap.Error(err), zap.Duration("next", backoff))
+			}
+			if !pause(ctx, jitter(backoff)) {
+				return
+			}
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		if lost {
+			s.logger.Info("listening for registry changes again")
+			lost = false
+		}
+		backoff = minBackoff
+		d.reset() // versions seen before may not apply to what is there now
+		d.trigger()
+		err = s.receive(ctx, conn, d)
+		conn.Close(context.Background())
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Warn("lost the connection listening for registry changes; reconnecting", zap.Error(err))
+		lost = true
+	}
+}
+
+// connectListener opens a connection outside the pool and LISTENs.
+func (s *Store) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.names.channel}.Sanitize()); err != nil {
+		conn.Close(context.Background())
+		return nil, fmt.Errorf("LISTEN %s: %w", s.names.channel, err)
+	}
+	return conn, nil
+}
+
+// receive reads notifications until the connection fails or ctx is done.
+func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, livenessInterval)
+		n, err := conn.WaitForNotification(wctx)
+		timedOut := wctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && timedOut && !conn.IsClosed():
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("ping: %w", err)
+			}
+		case err != nil:
+			return err
+		default:
+			var msg notification
+			if err := json.Unmarshal([]byte(n.Payload), &msg); err != nil {
+				s.logger.Debug("unexpected payload on the change channel", zap.String("payload", n.Payload))
+				msg.Version = 0 // unknown: reload anyway
+			}
+			s.logger.Debug("registry change notified", zap.Int64("version", msg.Version),
+				zap.String("writer", msg.Node), zap.Bool("own_write", msg.Node == s.node))
+			d.changed(msg.Version)
+		}
+	}
+}
+
+// jitter spreads d by ±20% so that nodes do not reconnect in lockstep.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
+}
+
+// dispatcher calls onChange on its own goroutine, coalescing requests.
+type dispatcher struct {
+	onChange func()
+	kick     chan struct{} // capacity 1: one call pending at most
+
+	mu        sync.Mutex
+	gen       uint64 // bumped by reset
+	notified  int64  // highest version notified
+	delivered int64  // highest version an onChange call has covered
+}
+
+// changed records a notification of version v (0 if unknown).
+func (d *dispatcher) changed(v int64) {
+	d.mu.Lock()
+	if v > 0 && v <= d.delivered {
+		d.mu.Unlock()
+		return
+	}
+	d.notified = max(d.notified, v)
+	d.mu.Unlock()
+	d.trigger()
+}
+
+// reset forgets versions, after a reconnection: the database may have
+// been replaced (restored from a backup) with a lower version.
+func (d *dispatcher) reset() {
+	d.mu.Lock()
+	d.gen++
+	d.notified, d.delivered = 0, 0
+	d.mu.Unlock()
+}
+
+// trigger asks for an onChange call without waiting for it.
+func (d *dispatcher) trigger() {
+	select {
+	case d.kick <- struct{}{}:
+	default: // one is pending already; it will see this change too
+	}
+}
+
+// run calls onChange once per trigger (coalesced) until ctx is done.
+func (d *dispatcher) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		}
+		// Every version notified so far was committed before its
+		// notification arrived, so before the onChange below starts.
+		d.mu.Lock()
+		gen, covered := d.gen, d.notified
+		d.mu.Unlock()
+		d.onChange()
+		d.mu.Lock()
+		if d.gen == gen {
+			d.delivered = max(d.delivered, covered)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// resync triggers onChange every interval until ctx is done.
+func (d *dispatcher) resync(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.trigger()
+		}
+	}
+}
