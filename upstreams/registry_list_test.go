@@ -17,8 +17,8 @@ import (
 type preloadedStore struct{ recs []upstreams.Record }
 
 func (s *preloadedStore) Load(context.Context) ([]upstreams.Record, error) { return s.recs, nil }
-func (s *preloadedStore) Apply(context.Context, upstreams.Batch) error    { return nil }
-func (s *preloadedStore) Close() error                                    { return nil }
+func (s *preloadedStore) Apply(context.Context, upstreams.Batch) error     { return nil }
+func (s *preloadedStore) Close() error                                     { return nil }
 
 func registryWith(tb testing.TB, n int) *upstreams.Registry {
 	tb.Helper()
