@@ -231,9 +231,25 @@ http://127.0.0.1:{BASIC} {
 	if resp, err := testcaddy.Client.Do(req); err != nil || resp.StatusCode != 403 {
 		t.Fatalf("foreign Host on Caddy's admin endpoint: %v %v, want 403", resp, err)
 	}
+	c.Admin(t, "POST", "/kong/upstreams", "application/json", []byte(`{"name":"second"}`))
 	status, body := c.Admin(t, "GET", "/kong/upstreams?size=1", "", nil)
-	if status != 200 || !bytes.Contains(body, []byte(`"via-admin"`)) {
-		t.Fatalf("GET /kong/upstreams: %d %s", status, body)
+	var page struct{ Next string }
+	json.Unmarshal(body, &page)
+	if status != 200 || !bytes.HasPrefix([]byte(page.Next), []byte("/kong/upstreams?offset=")) {
+		t.Fatalf("GET /kong/upstreams?size=1: %d %s (next links keep the /kong prefix)", status, body)
+	}
+	if status, body := c.Admin(t, "GET", page.Next, "", nil); status != 200 || bytes.Contains(body, []byte(`"offset"`)) {
+		t.Fatalf("GET %s: %d %s", page.Next, status, body)
+	}
+	if status, body := c.Admin(t, "GET", "/kong", "", nil); status != 200 || !bytes.Contains(body, []byte(`"tagline":"Welcome to kong"`)) {
+		t.Fatalf("GET /kong: %d %s", status, body)
+	}
+	if status, body := c.Admin(t, "GET", "/kong/upstreams/via-admin/nothing", "", nil); status != 404 || string(body) != `{"message":"Not found"}` {
+		t.Fatalf("unknown path under /kong: %d %s", status, body)
+	}
+	// Caddy's own routes are untouched
+	if status, _ := c.Admin(t, "GET", "/config/", "", nil); status != 200 {
+		t.Fatalf("GET /config/: %d", status)
 	}
 
 	get := func(port int, header, value string) (int, []byte) {
