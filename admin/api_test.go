@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/caddy-upstreams/caddy-upstreams/admin"
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
@@ -387,4 +389,18 @@ func getProxy(t *testing.T, port int) (int, string) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
+}
+
+// TestEmptyTokenRefused: a token placeholder that expands to nothing must
+// not leave the Admin API open.
+func TestEmptyTokenRefused(t *testing.T) {
+	h := &admin.Handler{Token: "{env.CADDY_UPSTREAMS_SURELY_UNSET}"}
+	if err := h.Provision(caddy.Context{}); err == nil {
+		t.Fatal("an empty expanded token was accepted")
+	}
+	t.Setenv("CADDY_UPSTREAMS_TEST_TOKEN", "s3cret")
+	h = &admin.Handler{Token: "{env.CADDY_UPSTREAMS_TEST_TOKEN}"}
+	if err := h.Provision(caddy.Context{}); err != nil || h.Token != "s3cret" || h.TokenHeader != "Kong-Admin-Token" {
+		t.Fatalf("%v: token %q header %q", err, h.Token, h.TokenHeader)
+	}
 }
