@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -402,5 +403,94 @@ func TestEmptyTokenRefused(t *testing.T) {
 	h = &admin.Handler{Token: "{env.CADDY_UPSTREAMS_TEST_TOKEN}"}
 	if err := h.Provision(caddy.Context{}); err != nil || h.Token != "s3cret" || h.TokenHeader != "Kong-Admin-Token" {
 		t.Fatalf("%v: token %q header %q", err, h.Token, h.TokenHeader)
+	}
+}
+
+// TestSameEntityFromEveryEncoding creates one upstream and one target
+// through JSON, form-urlencoded and multipart bodies and checks the three
+// answers (and what GET reads back) are the same entity.
+func TestSameEntityFromEveryEncoding(t *testing.T) {
+	e := start(t)
+	type field struct{ key, value string }
+	upstream := []field{
+		{"tags[1]", "a"}, {"tags[2]", "b"}, {"slots", "100"}, {"hash_on", "header"}, {"hash_on_header", "X-User"},
+		{"host_header", ""}, {"use_srv_name", "true"},
+		{"healthchecks.active.http_path", "/ping"}, {"healthchecks.active.timeout", "2.5"},
+		{"healthchecks.active.healthy.http_statuses[1]", "200"}, {"healthchecks.active.healthy.http_statuses[2]", "204"},
+		{"healthchecks.passive.unhealthy.tcp_failures", "3"}, {"healthchecks.threshold", "25"},
+	}
+	const upstreamJSON = `{"tags":["a","b"],"slots":100,"hash_on":"header","hash_on_header":"X-User","host_header":null,"use_srv_name":true,
+		"healthchecks":{"active":{"http_path":"/ping","timeout":2.5,"healthy":{"http_statuses":[200,204]}},"passive":{"unhealthy":{"tcp_failures":3}},"threshold":25}}`
+	targetFields := []field{{"target", "10.1.1.1:80"}, {"weight", "7"}, {"tags[1]", "m"}}
+	const targetJSON = `{"target":"10.1.1.1:80","weight":7,"tags":["m"]}`
+
+	encode := func(kind, name string, fields []field) ([]byte, string) {
+		if name != "" {
+			fields = append([]field{{"name", name}}, fields...)
+		}
+		switch kind {
+		case "form":
+			v := url.Values{}
+			for _, f := range fields {
+				v.Add(f.key, f.value)
+			}
+			return []byte(v.Encode()), "application/x-www-form-urlencoded"
+		default:
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			for _, f := range fields {
+				mw.WriteField(f.key, f.value)
+			}
+			mw.Close()
+			return buf.Bytes(), mw.FormDataContentType()
+		}
+	}
+	strip := func(body []byte, name string) string {
+		return string(bytes.ReplaceAll(normalize(body), []byte(`"`+name+`"`), []byte(`"NAME"`)))
+	}
+	var answers, targets []string
+	for _, kind := range []string{"json", "form", "multipart"} {
+		name := "via-" + kind
+		var status int
+		var body []byte
+		if kind == "json" {
+			status, body, _ = e.do("POST", "/upstreams", `{"name":"`+name+`",`+upstreamJSON[1:])
+		} else {
+			raw, ct := encode(kind, name, upstream)
+			status, body, _ = e.do("POST", "/upstreams", raw, ct)
+		}
+		if status != 201 {
+			t.Fatalf("%s: %d %s", kind, status, body)
+		}
+		_, read, _ := e.do("GET", "/upstreams/"+name, nil)
+		if strip(read, name) != strip(body, name) {
+			t.Fatalf("%s: GET differs from the POST answer:\n%s\n%s", kind, read, body)
+		}
+		answers = append(answers, strip(body, name))
+		if kind == "json" {
+			status, body, _ = e.do("POST", "/upstreams/"+name+"/targets", targetJSON)
+		} else {
+			raw, ct := encode(kind, "", targetFields)
+			status, body, _ = e.do("POST", "/upstreams/"+name+"/targets", raw, ct)
+		}
+		if status != 201 {
+			t.Fatalf("%s target: %d %s", kind, status, body)
+		}
+		targets = append(targets, string(normalize(body)))
+	}
+	for i := 1; i < len(answers); i++ {
+		if answers[i] != answers[0] || targets[i] != targets[0] {
+			t.Fatalf("encodings disagree:\n%s\n%s\n%s\n%s", answers[0], answers[i], targets[0], targets[i])
+		}
+	}
+	e.compare("the JSON answer", 201, []byte(answers[0]), 201, upstreamBody("NAME", `tags=["a","b"];slots=100;hash_on="header";hash_on_header="X-User";algorithm="consistent-hashing";use_srv_name=true;healthchecks=`+
+		strings.NewReplacer(`"http_path":"/"`, `"http_path":"/ping"`, `"timeout":1`, `"timeout":2.5`, `"healthy":{"interval":0,"http_statuses":[200,302]`, `"healthy":{"interval":0,"http_statuses":[200,204]`,
+			`"unhealthy":{"http_statuses":[429,500,503],"tcp_failures":0`, `"unhealthy":{"http_statuses":[429,500,503],"tcp_failures":3`, `"threshold":0`, `"threshold":25`).Replace(defaultHealthchecks)))
+	// a PATCH by form clears with an empty value and merges nested keys
+	raw, ct := encode("form", "", []field{{"hash_on", "none"}, {"hash_on_header", ""}, {"healthchecks.active.healthy.interval", "9"}})
+	status, body, _ := e.do("PATCH", "/upstreams/via-form", raw, ct)
+	if status != 200 || !bytes.Contains(body, []byte(`"hash_on_header":null`)) || !bytes.Contains(body, []byte(`"algorithm":"round-robin"`)) ||
+		!bytes.Contains(body, []byte(`"healthy":{"interval":9,"http_statuses":[200,204]`)) {
+		t.Fatalf("form PATCH: %d %s", status, body)
 	}
 }
