@@ -185,3 +185,15 @@ func TestInfoWholeBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestEscapedPathSegments: keys are unescaped once, and an escaped "/"
+// does not split a segment.
+func TestEscapedPathSegments(t *testing.T) {
+	e := start(t)
+	e.do("POST", "/upstreams", `{"name":"u"}`)
+	e.do("POST", "/upstreams/u/targets", `{"target":"10.0.0.1:80"}`)
+	e.expect("GET", "/upstreams/u/targets/10.0.0.1%3A80", nil, 200, target("10.0.0.1:80", "100", "null"))
+	e.expect("GET", "/upstreams/%75", nil, 200, upstreamBody("u", ""))
+	e.expect("GET", "/upstreams/u%2Ftargets", nil, 400, `{"code":10,"name":"invalid unique name","message":"Invalid name ('u/targets'); must be a valid hostname"}`)
+	e.expect("GET", "/upstreams/u/targets/10.0.0.1%2525", nil, 404, `{"message":"Not found"}`)
+}
