@@ -48,7 +48,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, schema.Plain(http.StatusServiceUnavailable, "the upstreams app is not running"))
 		return
 	}
-	path := strings.TrimPrefix(r.URL.Path, a.Prefix)
+	// match on the escaped path and unescape each parameter once, so an
+	// escaped "/" or "%" in a key stays part of that key
+	path := strings.TrimPrefix(r.URL.EscapedPath(), a.Prefix)
 	a.router.serve(w, r, path, func(params []string) *call {
 		return &call{w: w, r: r, params: params, reg: reg, api: a}
 	})

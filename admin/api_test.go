@@ -9,12 +9,15 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/caddy-upstreams/caddy-upstreams/admin"
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
@@ -231,9 +234,25 @@ http://127.0.0.1:{BASIC} {
 	if resp, err := testcaddy.Client.Do(req); err != nil || resp.StatusCode != 403 {
 		t.Fatalf("foreign Host on Caddy's admin endpoint: %v %v, want 403", resp, err)
 	}
+	c.Admin(t, "POST", "/kong/upstreams", "application/json", []byte(`{"name":"second"}`))
 	status, body := c.Admin(t, "GET", "/kong/upstreams?size=1", "", nil)
-	if status != 200 || !bytes.Contains(body, []byte(`"via-admin"`)) {
-		t.Fatalf("GET /kong/upstreams: %d %s", status, body)
+	var page struct{ Next string }
+	json.Unmarshal(body, &page)
+	if status != 200 || !bytes.HasPrefix([]byte(page.Next), []byte("/kong/upstreams?offset=")) {
+		t.Fatalf("GET /kong/upstreams?size=1: %d %s (next links keep the /kong prefix)", status, body)
+	}
+	if status, body := c.Admin(t, "GET", page.Next, "", nil); status != 200 || bytes.Contains(body, []byte(`"offset"`)) {
+		t.Fatalf("GET %s: %d %s", page.Next, status, body)
+	}
+	if status, body := c.Admin(t, "GET", "/kong", "", nil); status != 200 || !bytes.Contains(body, []byte(`"tagline":"Welcome to kong"`)) {
+		t.Fatalf("GET /kong: %d %s", status, body)
+	}
+	if status, body := c.Admin(t, "GET", "/kong/upstreams/via-admin/nothing", "", nil); status != 404 || string(body) != `{"message":"Not found"}` {
+		t.Fatalf("unknown path under /kong: %d %s", status, body)
+	}
+	// Caddy's own routes are untouched
+	if status, _ := c.Admin(t, "GET", "/config/", "", nil); status != 200 {
+		t.Fatalf("GET /config/: %d", status)
 	}
 
 	get := func(port int, header, value string) (int, []byte) {
@@ -337,6 +356,7 @@ func TestAdminWriteToFirstProxiedRequest(t *testing.T) {
 	e := start(t)
 	e.do("POST", "/upstreams", `{"name":"u"}`)
 	var samples []time.Duration
+	maxTries := 0
 	for i := 0; i < 50; i++ {
 		be := testcaddy.StartBackend(t, fmt.Sprintf("n%d", i))
 		status, body, _ := e.do("POST", "/upstreams/u/targets", `{"target":"`+be.Addr+`","weight":65535}`)
@@ -348,6 +368,7 @@ func TestAdminWriteToFirstProxiedRequest(t *testing.T) {
 		for j := 0; j < 1000; j++ {
 			if _, got := getProxy(t, e.proxy); len(got) > 0 && got[:len(be.Name)] == be.Name {
 				samples = append(samples, time.Since(done))
+				maxTries = max(maxTries, j+1)
 				break
 			}
 		}
@@ -357,8 +378,8 @@ func TestAdminWriteToFirstProxiedRequest(t *testing.T) {
 	if len(samples) == 0 {
 		t.Fatal("the new target was never reached")
 	}
-	t.Logf("admin write -> first request routed to the new target: median %v, max %v over %d changes",
-		samples[len(samples)/2], samples[len(samples)-1], len(samples))
+	t.Logf("admin write -> first request routed to the new target: median %v, max %v over %d changes; at most %d request(s) needed",
+		samples[len(samples)/2], samples[len(samples)-1], len(samples), maxTries)
 }
 
 func getProxy(t *testing.T, port int) (int, string) {
@@ -371,4 +392,107 @@ func getProxy(t *testing.T, port int) (int, string) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
+}
+
+// TestEmptyTokenRefused: a token placeholder that expands to nothing must
+// not leave the Admin API open.
+func TestEmptyTokenRefused(t *testing.T) {
+	h := &admin.Handler{Token: "{env.CADDY_UPSTREAMS_SURELY_UNSET}"}
+	if err := h.Provision(caddy.Context{}); err == nil {
+		t.Fatal("an empty expanded token was accepted")
+	}
+	t.Setenv("CADDY_UPSTREAMS_TEST_TOKEN", "s3cret")
+	h = &admin.Handler{Token: "{env.CADDY_UPSTREAMS_TEST_TOKEN}"}
+	if err := h.Provision(caddy.Context{}); err != nil || h.Token != "s3cret" || h.TokenHeader != "Kong-Admin-Token" {
+		t.Fatalf("%v: token %q header %q", err, h.Token, h.TokenHeader)
+	}
+}
+
+// TestSameEntityFromEveryEncoding creates one upstream and one target
+// through JSON, form-urlencoded and multipart bodies and checks the three
+// answers (and what GET reads back) are the same entity.
+func TestSameEntityFromEveryEncoding(t *testing.T) {
+	e := start(t)
+	type field struct{ key, value string }
+	upstream := []field{
+		{"tags[1]", "a"}, {"tags[2]", "b"}, {"slots", "100"}, {"hash_on", "header"}, {"hash_on_header", "X-User"},
+		{"host_header", ""}, {"use_srv_name", "true"},
+		{"healthchecks.active.http_path", "/ping"}, {"healthchecks.active.timeout", "2.5"},
+		{"healthchecks.active.healthy.http_statuses[1]", "200"}, {"healthchecks.active.healthy.http_statuses[2]", "204"},
+		{"healthchecks.passive.unhealthy.tcp_failures", "3"}, {"healthchecks.threshold", "25"},
+	}
+	const upstreamJSON = `{"tags":["a","b"],"slots":100,"hash_on":"header","hash_on_header":"X-User","host_header":null,"use_srv_name":true,
+		"healthchecks":{"active":{"http_path":"/ping","timeout":2.5,"healthy":{"http_statuses":[200,204]}},"passive":{"unhealthy":{"tcp_failures":3}},"threshold":25}}`
+	targetFields := []field{{"target", "10.1.1.1:80"}, {"weight", "7"}, {"tags[1]", "m"}}
+	const targetJSON = `{"target":"10.1.1.1:80","weight":7,"tags":["m"]}`
+
+	encode := func(kind, name string, fields []field) ([]byte, string) {
+		if name != "" {
+			fields = append([]field{{"name", name}}, fields...)
+		}
+		switch kind {
+		case "form":
+			v := url.Values{}
+			for _, f := range fields {
+				v.Add(f.key, f.value)
+			}
+			return []byte(v.Encode()), "application/x-www-form-urlencoded"
+		default:
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			for _, f := range fields {
+				mw.WriteField(f.key, f.value)
+			}
+			mw.Close()
+			return buf.Bytes(), mw.FormDataContentType()
+		}
+	}
+	strip := func(body []byte, name string) string {
+		return string(bytes.ReplaceAll(normalize(body), []byte(`"`+name+`"`), []byte(`"NAME"`)))
+	}
+	var answers, targets []string
+	for _, kind := range []string{"json", "form", "multipart"} {
+		name := "via-" + kind
+		var status int
+		var body []byte
+		if kind == "json" {
+			status, body, _ = e.do("POST", "/upstreams", `{"name":"`+name+`",`+upstreamJSON[1:])
+		} else {
+			raw, ct := encode(kind, name, upstream)
+			status, body, _ = e.do("POST", "/upstreams", raw, ct)
+		}
+		if status != 201 {
+			t.Fatalf("%s: %d %s", kind, status, body)
+		}
+		_, read, _ := e.do("GET", "/upstreams/"+name, nil)
+		if strip(read, name) != strip(body, name) {
+			t.Fatalf("%s: GET differs from the POST answer:\n%s\n%s", kind, read, body)
+		}
+		answers = append(answers, strip(body, name))
+		if kind == "json" {
+			status, body, _ = e.do("POST", "/upstreams/"+name+"/targets", targetJSON)
+		} else {
+			raw, ct := encode(kind, "", targetFields)
+			status, body, _ = e.do("POST", "/upstreams/"+name+"/targets", raw, ct)
+		}
+		if status != 201 {
+			t.Fatalf("%s target: %d %s", kind, status, body)
+		}
+		targets = append(targets, string(normalize(body)))
+	}
+	for i := 1; i < len(answers); i++ {
+		if answers[i] != answers[0] || targets[i] != targets[0] {
+			t.Fatalf("encodings disagree:\n%s\n%s\n%s\n%s", answers[0], answers[i], targets[0], targets[i])
+		}
+	}
+	e.compare("the JSON answer", 201, []byte(answers[0]), 201, upstreamBody("NAME", `tags=["a","b"];slots=100;hash_on="header";hash_on_header="X-User";algorithm="consistent-hashing";use_srv_name=true;healthchecks=`+
+		strings.NewReplacer(`"http_path":"/"`, `"http_path":"/ping"`, `"timeout":1`, `"timeout":2.5`, `"healthy":{"interval":0,"http_statuses":[200,302]`, `"healthy":{"interval":0,"http_statuses":[200,204]`,
+			`"unhealthy":{"http_statuses":[429,500,503],"tcp_failures":0`, `"unhealthy":{"http_statuses":[429,500,503],"tcp_failures":3`, `"threshold":0`, `"threshold":25`).Replace(defaultHealthchecks)))
+	// a PATCH by form clears with an empty value and merges nested keys
+	raw, ct := encode("form", "", []field{{"hash_on", "none"}, {"hash_on_header", ""}, {"healthchecks.active.healthy.interval", "9"}})
+	status, body, _ := e.do("PATCH", "/upstreams/via-form", raw, ct)
+	if status != 200 || !bytes.Contains(body, []byte(`"hash_on_header":null`)) || !bytes.Contains(body, []byte(`"algorithm":"round-robin"`)) ||
+		!bytes.Contains(body, []byte(`"healthy":{"interval":9,"http_statuses":[200,204]`)) {
+		t.Fatalf("form PATCH: %d %s", status, body)
+	}
 }

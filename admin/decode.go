@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -19,8 +18,9 @@ import (
 // MaxBodyBytes caps request bodies; larger ones answer 413.
 const MaxBodyBytes = 1 << 20
 
-var errBodyTooLarge = &schema.Error{Status: http.StatusRequestEntityTooLarge,
-	Message: fmt.Sprintf("request body too large (the limit is %d bytes)", MaxBodyBytes)}
+// errBodyTooLarge is Kong's answer to an oversized body (the 413 text of
+// kong/error_handlers.lua).
+var errBodyTooLarge = schema.Plain(http.StatusRequestEntityTooLarge, "Payload too large")
 
 // decodeBody returns the request body as a JSON-shaped map. JSON bodies
 // are decoded as is; form-urlencoded and multipart bodies are nested by

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
@@ -44,9 +45,17 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision expands placeholders in the token and builds the API.
+// Provision expands placeholders in the token and builds the API. A token
+// that is configured but expands to nothing (an unset {env.*}) is an
+// error: it would otherwise silently leave the API open.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.Token = caddy.NewReplacer().ReplaceAll(h.Token, "")
+	if h.Token != "" {
+		configured := h.Token
+		h.Token = caddy.NewReplacer().ReplaceAll(h.Token, "")
+		if h.Token == "" {
+			return fmt.Errorf("kong_admin: token %q is empty once expanded; refusing to serve the Admin API without one", configured)
+		}
+	}
 	if h.TokenHeader == "" {
 		h.TokenHeader = DefaultTokenHeader
 	}

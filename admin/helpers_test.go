@@ -85,24 +85,30 @@ func (e *env) do(method, path string, body any, contentType ...string) (int, []b
 func (e *env) expect(method, path string, body any, wantStatus int, wantBody string) map[string]any {
 	e.t.Helper()
 	status, got, _ := e.do(method, path, body)
+	return e.compare(method+" "+path, status, got, wantStatus, wantBody)
+}
+
+// compare checks an answer's status and whole JSON body ("" = no body).
+func (e *env) compare(what string, status int, got []byte, wantStatus int, wantBody string) map[string]any {
+	e.t.Helper()
 	if status != wantStatus {
-		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, status, wantStatus, got)
+		e.t.Fatalf("%s: status %d, want %d; body %s", what, status, wantStatus, got)
 	}
 	if wantBody == "" {
 		if len(got) != 0 {
-			e.t.Fatalf("%s %s: body %s, want none", method, path, got)
+			e.t.Fatalf("%s: body %s, want none", what, got)
 		}
 		return nil
 	}
 	var g, w any
 	if err := json.Unmarshal(normalize(got), &g); err != nil {
-		e.t.Fatalf("%s %s: body %s is not JSON", method, path, got)
+		e.t.Fatalf("%s: body %s is not JSON", what, got)
 	}
 	if err := json.Unmarshal([]byte(wantBody), &w); err != nil {
 		e.t.Fatalf("bad expected JSON %s: %v", wantBody, err)
 	}
 	if !reflect.DeepEqual(g, w) {
-		e.t.Fatalf("%s %s: body\n got %s\nwant %s", method, path, normalize(got), wantBody)
+		e.t.Fatalf("%s: body\n got %s\nwant %s", what, normalize(got), wantBody)
 	}
 	var m map[string]any
 	json.Unmarshal(got, &m)

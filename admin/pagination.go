@@ -57,32 +57,52 @@ func parsePage(r *http.Request, withTags bool) (*page, error) {
 	return p, nil
 }
 
-// writeByKey writes one page of items sorted by key, with Kong's opaque
-// offset: the base64 of the JSON array holding the last key served.
-func (p *page) writeByKey(c *call, path string, items []pageItem) error {
-	start := 0
-	if p.offset != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(p.offset, "="))
-		if err != nil {
-			raw, err = base64.StdEncoding.DecodeString(p.offset)
-		}
-		if err != nil {
-			return schema.InvalidOffset(p.offset, "bad base64 encoding")
-		}
-		var last []string
-		if err := json.Unmarshal(raw, &last); err != nil || len(last) != 1 {
-			return schema.InvalidOffset(p.offset, "bad json encoding")
-		}
-		start = sort.Search(len(items), func(i int) bool { return items[i].key > last[0] })
+// afterKey decodes the opaque offset: the base64 of the JSON array
+// holding the last key served ("" when there is no offset).
+func (p *page) afterKey() (string, error) {
+	if p.offset == "" {
+		return "", nil
 	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(p.offset, "="))
+	if err != nil {
+		raw, err = base64.StdEncoding.DecodeString(p.offset)
+	}
+	if err != nil {
+		return "", schema.InvalidOffset(p.offset, "bad base64 encoding")
+	}
+	var last []string
+	if err := json.Unmarshal(raw, &last); err != nil || len(last) != 1 {
+		return "", schema.InvalidOffset(p.offset, "bad json encoding")
+	}
+	return last[0], nil
+}
+
+// writeByKey writes one page of items sorted by key, with Kong's opaque
+// offset.
+func (p *page) writeByKey(c *call, path string, items []pageItem) error {
+	after, err := p.afterKey()
+	if err != nil {
+		return err
+	}
+	start := sort.Search(len(items), func(i int) bool { return items[i].key > after })
 	end := min(start+p.size, len(items))
 	data := make([]any, 0, end-start)
 	for _, it := range items[start:end] {
 		data = append(data, it.value)
 	}
+	last := ""
+	if end > start {
+		last = items[end-1].key
+	}
+	return p.writeKeyPage(c, path, data, last, end < len(items))
+}
+
+// writeKeyPage writes a page already cut: data, the key of its last item
+// and whether more follow, with the next link re-appending tags and size.
+func (p *page) writeKeyPage(c *call, path string, data []any, lastKey string, more bool) error {
 	body := map[string]any{"data": data, "next": nil}
-	if end < len(items) {
-		last, _ := json.Marshal([]string{items[end-1].key})
+	if more {
+		last, _ := json.Marshal([]string{lastKey})
 		off := base64.RawURLEncoding.EncodeToString(last)
 		body["offset"] = off
 		next := c.api.Prefix + path + "?offset=" + url.QueryEscape(off)

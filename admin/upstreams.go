@@ -7,19 +7,28 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
+// listUpstreams serves GET /upstreams: ordered by id, opaque offsets,
+// tags filtered. A page costs O(upstreams) comparisons but copies only
+// the page (Registry.UpstreamsAfter).
 func listUpstreams(c *call) error {
 	page, err := parsePage(c.r, true)
 	if err != nil {
 		return err
 	}
-	all := c.reg.Upstreams()
-	items := make([]pageItem, 0, len(all))
-	for i := range all {
-		if page.tags.match(all[i].Tags) {
-			items = append(items, pageItem{key: all[i].ID, value: &all[i]})
-		}
+	after, err := page.afterKey()
+	if err != nil {
+		return err
 	}
-	return page.writeByKey(c, "/upstreams", items)
+	list, more := c.reg.UpstreamsAfter(after, page.size, func(u *upstreams.Upstream) bool {
+		return page.tags.match(u.Tags)
+	})
+	data := make([]any, len(list))
+	last := ""
+	for i := range list {
+		data[i] = &list[i]
+		last = list[i].ID
+	}
+	return page.writeKeyPage(c, "/upstreams", data, last, more)
 }
 
 func createUpstream(c *call) error {
