@@ -120,7 +120,7 @@ func TestConsistentHashingIsStableAcrossProcesses(t *testing.T) {
 		if a.Dial != b.Dial {
 			t.Fatalf("key %q: %s, or %s when targets are listed in reverse", key, a.Dial, b.Dial)
 		}
-		got += a.Dial[len("10.1.0."):len("10.1.0.")+1]
+		got += a.Dial[len("10.1.0.") : len("10.1.0.")+1]
 	}
 	if want := "32411553"; got != want {
 		t.Fatalf("owners of the golden keys are %q, want %q", got, want)

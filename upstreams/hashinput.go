@@ -16,6 +16,8 @@ import (
 // {http.auth.user.id}.
 const ConsumerHeader = "X-Consumer-ID"
 
+var consumerHeaderKey = textproto.CanonicalMIMEHeaderKey(ConsumerHeader)
+
 // Hash inputs (hash_on / hash_fallback values).
 const (
 	hashOnNone       = "none"
@@ -85,7 +87,7 @@ func (h *hashInputs) value(in hashInput, req *PickRequest) (string, bool) {
 		if id := replacerValue(r, "http.auth.user.id"); id != "" {
 			return id, true
 		}
-		return headerValue(r, ConsumerHeader)
+		return headerValue(r, consumerHeaderKey)
 	case hashOnIP:
 		if ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ip != "" {
 			return ip, true

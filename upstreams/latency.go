@@ -10,19 +10,30 @@ import (
 // newLatency is Kong's latency algorithm (peak-EWMA inspired): the address
 // with the lowest response-time EWMA relative to its weight, the EWMA
 // decaying towards 0 while the address is not observed (so a slow address
-// is retried now and then). Unlike Kong, the cost is also multiplied by
-// (in-flight+1), as in Finagle's peak EWMA, so an address not measured yet
-// (EWMA 0) is probed by a few requests instead of taking all of them.
+// is retried now and then). Two differences from Kong: the cost is also
+// multiplied by (in-flight+1), as in Finagle's peak EWMA, so concurrent
+// requests spread; and an address without a measurement yet is compared by
+// in-flight/weight alone (Kong gives it the mean EWMA), so a new target is
+// probed by a few requests instead of taking all of them.
 func newLatency(addrs []*Address) *leastCost {
-	return newLeastCost(addrs, latencyCost)
+	return newLeastCost(addrs, fasterResponses)
 }
 
-// latencyFloor keeps the cost of unmeasured addresses above 0, so their
-// in-flight counts still order them.
-const latencyFloor = 1e-6 // seconds
-
-func latencyCost(a *Address, now int64) float64 {
-	return (a.State.latency.decayed(now) + latencyFloor) * float64(a.State.InFlight.Load()+1) / float64(a.Weight)
+// fasterResponses compares decayedEWMA·(in-flight+1)/weight. Both EWMAs
+// decay with the same clock, so the comparison needs only the difference
+// of their observation times: one exp, no clock reading.
+func fasterResponses(a, b *Address) bool {
+	ta, tb := a.State.latency.touched.Load(), b.State.latency.touched.Load()
+	if ta == 0 || tb == 0 {
+		return fewerConnections(a, b)
+	}
+	ca := math.Float64frombits(a.State.latency.ewma.Load()) * float64(a.State.InFlight.Load()+1) / float64(a.Weight)
+	cb := math.Float64frombits(b.State.latency.ewma.Load()) * float64(b.State.InFlight.Load()+1) / float64(b.Weight)
+	// decayed_a < decayed_b  <=>  ca·e^(-(now-ta)/τ) < cb·e^(-(now-tb)/τ)
+	if x := float64(ta-tb) / float64(latencyDecay); x > 0 {
+		return ca < cb*math.Exp(-x)
+	}
+	return ca*math.Exp(float64(ta-tb)/float64(latencyDecay)) < cb
 }
 
 // latencyDecay is Kong's EWMA time constant: w = exp(-Δt / 10 s).

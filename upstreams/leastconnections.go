@@ -4,9 +4,10 @@ package upstreams
 // fewest in-flight requests relative to its weight, (in-flight+1)/weight,
 // where the +1 lets heavier addresses win ties.
 func newLeastConnections(addrs []*Address) *leastCost {
-	return newLeastCost(addrs, connectionsCost)
+	return newLeastCost(addrs, fewerConnections)
 }
 
-func connectionsCost(a *Address, _ int64) float64 {
-	return float64(a.State.InFlight.Load()+1) / float64(a.Weight)
+// fewerConnections compares (in-flight+1)/weight exactly, in integers.
+func fewerConnections(a, b *Address) bool {
+	return (a.State.InFlight.Load()+1)*int64(b.Weight) < (b.State.InFlight.Load()+1)*int64(a.Weight)
 }

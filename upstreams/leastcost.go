@@ -5,12 +5,13 @@ import (
 )
 
 // leastCost picks the usable address with the lowest cost, where the cost
-// (in-flight requests, latency) is per address and weight-relative. Small
+// (in-flight requests, latency) is per address and weight-relative and
+// less compares two addresses' costs. Small
 // pools are scanned whole, as Kong does; larger ones use the power of two
 // choices over weight-proportional samples, which keeps a pick O(1) and
 // lock-free with loads close to the full scan's (Mitzenmacher 2001).
 type leastCost struct {
-	cost func(a *Address, now int64) float64
+	less func(a, b *Address) bool
 	// samples lists address indexes in proportion to their weights (the
 	// smooth round-robin schedule), for weighted sampling.
 	samples []uint32
@@ -19,21 +20,20 @@ type leastCost struct {
 // fullScanAddresses is the pool size up to which every address is compared.
 const fullScanAddresses = 8
 
-func newLeastCost(addrs []*Address, cost func(a *Address, now int64) float64) *leastCost {
+func newLeastCost(addrs []*Address, less func(a, b *Address) bool) *leastCost {
 	weights := make([]int, len(addrs))
 	for i, a := range addrs {
 		weights[i] = a.Weight
 	}
-	return &leastCost{cost: cost, samples: smoothSchedule(weights)}
+	return &leastCost{less: less, samples: smoothSchedule(weights)}
 }
 
 func (l *leastCost) pick(p *Pool, req *PickRequest) int {
 	if len(l.samples) == 0 {
 		return -1
 	}
-	now := monotonicNow()
 	if len(p.Addresses) <= fullScanAddresses {
-		return l.scan(p, req, now)
+		return l.scan(p, req)
 	}
 	n := uint64(len(l.samples))
 	for range 4 {
@@ -41,7 +41,7 @@ func (l *leastCost) pick(p *Pool, req *PickRequest) int {
 		ui, uj := p.usable(i, req), p.usable(j, req)
 		switch {
 		case ui && uj:
-			if i != j && l.cost(p.Addresses[j], now) < l.cost(p.Addresses[i], now) {
+			if i != j && l.less(p.Addresses[j], p.Addresses[i]) {
 				return j
 			}
 			return i
@@ -51,22 +51,19 @@ func (l *leastCost) pick(p *Pool, req *PickRequest) int {
 			return j
 		}
 	}
-	return l.scan(p, req, now) // most of the pool is down or tried
+	return l.scan(p, req) // most of the pool is down or tried
 }
 
 // scan compares every usable address, starting at a random one so equal
 // costs share the traffic.
-func (l *leastCost) scan(p *Pool, req *PickRequest, now int64) int {
+func (l *leastCost) scan(p *Pool, req *PickRequest) int {
 	n := len(p.Addresses)
-	best, bestCost := -1, 0.0
+	best := -1
 	start := rand.IntN(n)
 	for k := range n {
 		i := (start + k) % n
-		if !p.usable(i, req) {
-			continue
-		}
-		if c := l.cost(p.Addresses[i], now); best < 0 || c < bestCost {
-			best, bestCost = i, c
+		if p.usable(i, req) && (best < 0 || l.less(p.Addresses[i], p.Addresses[best])) {
+			best = i
 		}
 	}
 	return best
