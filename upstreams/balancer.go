@@ -7,9 +7,19 @@ type balancer interface {
 	pick(p *Pool, req *PickRequest) int
 }
 
-// newBalancer builds the balancer for an upstream's algorithm.
+// newBalancer builds the balancer for an upstream's algorithm. Pools are
+// rebuilt on every upstream change, so a new algorithm applies to the
+// next request.
 func newBalancer(u *Upstream, addrs []*Address) balancer {
 	switch u.Algorithm {
+	case AlgorithmConsistentHashing:
+		return newConsistentHashing(u, addrs)
+	case AlgorithmLeastConnections:
+		return newLeastConnections(addrs)
+	case AlgorithmLatency:
+		return newLatency(addrs)
+	case AlgorithmStickySessions:
+		return newStickySessions(u, addrs)
 	default:
 		return newRoundRobin(u.ID, addrs)
 	}

@@ -52,6 +52,8 @@ type AddressState struct {
 	unhealthy atomic.Bool
 	// counters count consecutive health observations.
 	counters healthCounters
+	// latency is the response-time EWMA of the latency algorithm.
+	latency latencyEWMA
 }
 
 // Healthy reports whether the address may receive traffic.

@@ -2,10 +2,13 @@ package reverseproxy
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
 func init() {
@@ -26,14 +29,34 @@ func (Selector) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Select returns the first available upstream of the pool.
+// Select returns the first available upstream of the pool and sets the
+// cookie the registry's algorithm asked for (hash_on=cookie without the
+// cookie, or a new sticky session), replacing one set by an earlier
+// attempt of the same request.
 func (Selector) Select(pool caddyrp.UpstreamPool, r *http.Request, w http.ResponseWriter) *caddyrp.Upstream {
 	for _, u := range pool {
 		if u.Available() {
+			if w != nil {
+				if c, ok := pendingCookie(r); ok {
+					setCookie(w.Header(), c)
+				}
+			}
 			return u
 		}
 	}
 	return nil
+}
+
+// setCookie adds c's Set-Cookie header, dropping earlier ones of the same name.
+func setCookie(h http.Header, c upstreams.PendingCookie) {
+	prefix := c.Name + "="
+	kept := h.Values("Set-Cookie")[:0:0]
+	for _, v := range h.Values("Set-Cookie") {
+		if !strings.HasPrefix(v, prefix) {
+			kept = append(kept, v)
+		}
+	}
+	h["Set-Cookie"] = append(kept, c.Header())
 }
 
 // UnmarshalCaddyfile sets up the policy from Caddyfile tokens:

@@ -79,6 +79,9 @@ func (s *Source) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
 			name, len(pool.Addresses), available, total)
 	}
 	a.pick.Tried(addr.Dial)
+	if pool.TracksRequests() {
+		a.begin(r.Context(), pool, addr)
+	}
 	return []*caddyrp.Upstream{{Dial: addr.Dial}}, nil
 }
 
