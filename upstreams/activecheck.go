@@ -34,6 +34,8 @@ type activeChecker struct {
 type upstreamProbes struct {
 	config ActiveHealthcheck
 	loops  map[string]context.CancelFunc // by dial address
+	// slots bounds the upstream's probes in progress to active.concurrency.
+	slots chan struct{}
 }
 
 func newActiveChecker(logger *zap.Logger, signals *healthSignals) *activeChecker {
@@ -61,7 +63,8 @@ func (c *activeChecker) sync(p *Pool) {
 		return
 	}
 	if cur == nil {
-		cur = &upstreamProbes{config: cfg, loops: map[string]context.CancelFunc{}}
+		cur = &upstreamProbes{config: cfg, loops: map[string]context.CancelFunc{},
+			slots: make(chan struct{}, max(1, cfg.Concurrency))}
 		c.probes[id] = cur
 	}
 	want := map[string]*Address{}
@@ -83,10 +86,10 @@ func (c *activeChecker) sync(p *Pool) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cur.loops[dial] = cancel
 		c.wg.Add(1)
-		go func(a *Address, u *Upstream) {
+		go func(a *Address, u *Upstream, slots chan struct{}) {
 			defer c.wg.Done()
-			c.loop(ctx, u, a)
-		}(a, p.Upstream)
+			c.loop(ctx, u, a, slots)
+		}(a, p.Upstream, cur.slots)
 	}
 }
 
@@ -118,7 +121,9 @@ func (c *activeChecker) close() {
 
 // loop probes one address: every healthy.interval seconds while it is
 // healthy, every unhealthy.interval seconds while it is not (0 pauses).
-func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address) {
+// A probe runs only while it holds one of the upstream's slots, so at most
+// active.concurrency probes of the upstream are in progress at once.
+func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address, slots chan struct{}) {
 	cfg := u.Healthchecks.Active
 	limits := healthLimits{successes: cfg.Healthy.Successes, httpFailures: cfg.Unhealthy.HTTPFailures,
 		tcpFailures: cfg.Unhealthy.TCPFailures, timeouts: cfg.Unhealthy.Timeouts}
@@ -142,7 +147,13 @@ func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address) {
 		if interval == 0 {
 			continue
 		}
+		select {
+		case <-ctx.Done():
+			return
+		case slots <- struct{}{}:
+		}
 		report := c.probe(ctx, client, u, a)
+		<-slots
 		if ctx.Err() != nil {
 			return
 		}
@@ -189,21 +200,8 @@ func (c *activeChecker) probe(ctx context.Context, client *http.Client, u *Upstr
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	for _, s := range cfg.Healthy.HTTPStatuses {
-		if resp.StatusCode == s {
-			return reportSuccess
-		}
-	}
-	for _, s := range cfg.Unhealthy.HTTPStatuses {
-		if resp.StatusCode == s {
-			return reportHTTPFailure
-		}
-	}
-	return reportIgnored
+	return classifyStatus(resp.StatusCode, cfg.Healthy.HTTPStatuses, cfg.Unhealthy.HTTPStatuses)
 }
-
-// reportIgnored is a status in neither list: it changes no counter.
-const reportIgnored healthReport = -1
 
 func classifyDialError(err error) healthReport {
 	var ne net.Error

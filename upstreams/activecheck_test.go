@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +209,54 @@ func TestHTTPSProbesVerifyCertificatesWhenAsked(t *testing.T) {
 				return !addressHealthy(name, reg.Pool(name).Addresses[0].Dial)()
 			})
 		}
+	}
+}
+
+// TestActiveConcurrencyBoundsProbesInProgress: four slow targets probed
+// every 50 ms with concurrency 1 never see two probes at once; with
+// concurrency 4 they do.
+func TestActiveConcurrencyBoundsProbesInProgress(t *testing.T) {
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprint("concurrency ", concurrency), func(t *testing.T) {
+			var inProgress, most atomic.Int64
+			slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := inProgress.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(40 * time.Millisecond)
+				inProgress.Add(-1)
+			})
+			var targets []string
+			for i := 0; i < 4; i++ {
+				srv := httptest.NewServer(slow)
+				t.Cleanup(srv.Close)
+				targets = append(targets, "target "+strings.TrimPrefix(srv.URL, "http://"))
+			}
+			c := testcaddy.New(t)
+			c.Load(t, `{`+testcaddy.GlobalOptions+`
+	upstreams {
+		store bolt {DB}
+		upstream probed {
+			healthchecks {
+				active {
+					concurrency {N}
+					healthy {
+						interval 0.05
+					}
+				}
+			}
+			{TARGETS}
+		}
+	}
+}`, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{N}", fmt.Sprint(concurrency), "{TARGETS}", strings.Join(targets, "\n\t\t\t"))
+			time.Sleep(600 * time.Millisecond)
+			t.Logf("at most %d probes in progress at once", most.Load())
+			if concurrency == 1 && most.Load() != 1 {
+				t.Fatalf("concurrency 1: %d probes ran at once", most.Load())
+			}
+			if concurrency == 4 && most.Load() < 2 {
+				t.Fatalf("concurrency 4: probes never overlapped (max %d)", most.Load())
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ const (
 	reportHTTPFailure
 	reportTCPFailure
 	reportTimeout
+	// reportIgnored is a status in neither list: it changes no counter.
+	reportIgnored healthReport = -1
 )
 
 // healthLimits are the consecutive-observation thresholds of one checker

@@ -17,6 +17,7 @@ var (
 	healthMetricsOnce sync.Once
 	targetHealthy     *prometheus.GaugeVec
 	probeResults      *prometheus.CounterVec
+	passiveResults    *prometheus.CounterVec
 )
 
 func initHealthMetrics() {
@@ -29,6 +30,10 @@ func initHealthMetrics() {
 			Namespace: "caddy", Subsystem: "upstreams", Name: "health_probes_total",
 			Help: "Active health probes by result: success, http_failure, tcp_failure, timeout, ignored.",
 		}, []string{"upstream", "address", "result"})
+		passiveResults = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "caddy", Subsystem: "upstreams", Name: "passive_results_total",
+			Help: "Proxied round trips counted by passive health checks, by result: success, http_failure, tcp_failure, timeout, ignored.",
+		}, []string{"upstream", "address", "result"})
 	})
 }
 
@@ -36,7 +41,7 @@ func initHealthMetrics() {
 // metrics registry.
 func registerHealthMetrics(reg *prometheus.Registry) error {
 	initHealthMetrics()
-	for _, c := range []prometheus.Collector{targetHealthy, probeResults} {
+	for _, c := range []prometheus.Collector{targetHealthy, probeResults, passiveResults} {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -79,6 +84,11 @@ type healthSignals struct {
 func (s *healthSignals) probed(u *Upstream, a *Address, r healthReport) {
 	initHealthMetrics()
 	probeResults.WithLabelValues(u.Name, a.Dial, r.String()).Inc()
+}
+
+func (s *healthSignals) observedPassively(u *Upstream, a *Address, r healthReport) {
+	initHealthMetrics()
+	passiveResults.WithLabelValues(u.Name, a.Dial, r.String()).Inc()
 }
 
 func (s *healthSignals) watching(u *Upstream, a *Address) {

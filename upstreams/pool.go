@@ -24,6 +24,10 @@ type Pool struct {
 	Version uint64
 
 	balancer balancer
+	// passive are the passive health-check limits; zero when off.
+	passive healthLimits
+	// signals report health changes made by passive checks.
+	signals *healthSignals
 }
 
 // Address is one balanced host:port of a target.
@@ -118,7 +122,7 @@ func (as *addressStates) retain(upstreamID string, dials map[string]bool) {
 
 // newPool builds a pool for u and its targets (in creation order).
 func newPool(u *Upstream, targets []*Target, states *addressStates, version uint64) *Pool {
-	p := &Pool{Upstream: u, Version: version}
+	p := &Pool{Upstream: u, Version: version, passive: passiveLimits(u.Healthchecks)}
 	used := make(map[string]bool, len(targets))
 	for _, t := range targets {
 		host, port, ok := schema.ParseTarget(t.Target)

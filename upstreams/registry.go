@@ -155,6 +155,7 @@ func (r *Registry) publishLocked(id string) {
 		return
 	}
 	p := newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load())
+	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.checker.sync(p)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
@@ -19,6 +20,10 @@ const attemptVar = "upstreams.attempt"
 type attempt struct {
 	upstream string
 	pick     upstreams.PickRequest
+
+	// The pool and address of the latest attempt, for passive checks.
+	lastPool    *upstreams.Pool
+	lastAddress *upstreams.Address
 
 	// Attempts whose end the algorithm needs to see (least-connections,
 	// latency). They end together when the request does: the request
@@ -72,6 +77,34 @@ func (a *attempt) finish() {
 		o.pool.Done(upstreams.Observation{Address: o.address, Duration: time.Since(o.started), Final: i == len(a.open)-1})
 	}
 	a.open = nil
+}
+
+// picked records the address chosen for the request's current attempt.
+func (a *attempt) picked(pool *upstreams.Pool, addr *upstreams.Address) {
+	a.lastPool, a.lastAddress = pool, addr
+}
+
+// reportRoundTrip hands the outcome of the current attempt's round trip to
+// its pool's passive health checks. Round trips that the client abandoned
+// say nothing about the address and are not reported, nor are round trips
+// to another address than the one picked (another reverse_proxy of the
+// same request, e.g. forward_auth).
+func (a *attempt) reportRoundTrip(req *http.Request, res *http.Response, err error) {
+	pool, addr := a.lastPool, a.lastAddress
+	if pool == nil || !pool.PassiveChecks() {
+		return
+	}
+	if di, ok := caddyrp.GetDialInfo(req.Context()); !ok || di.Address != addr.Dial {
+		return
+	}
+	if err != nil && req.Context().Err() != nil {
+		return
+	}
+	rt := upstreams.RoundTrip{Err: err}
+	if res != nil {
+		rt.Status = res.StatusCode
+	}
+	pool.ReportRoundTrip(addr, rt)
 }
 
 // pendingCookie returns the Set-Cookie value the request's last pick asked

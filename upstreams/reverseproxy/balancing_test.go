@@ -324,7 +324,7 @@ func TestLatencyAvoidsTheSlowBackend(t *testing.T) {
 	if n := bs[2].Hits.Load(); n > 10 {
 		t.Errorf("slow backend served %d of 200 requests, want at most 10", n)
 	}
-	if slow := addressOf(t, bs[2]).State.LatencySeconds(); slow < 0.03 {
+	if slow := addressOf(t, "lb", bs[2]).State.LatencySeconds(); slow < 0.03 {
 		t.Errorf("slow backend's EWMA is %.3f s, want about 0.05", slow)
 	}
 	waitInFlightZero(t)
@@ -368,7 +368,7 @@ func TestStickySessions(t *testing.T) {
 			}
 		}
 	}
-	addressOf(t, bs[0]).State.ForceHealthy(false)
+	addressOf(t, "lb", bs[0]).State.ForceHealthy(false)
 	got, resp := send(t, c, "/", withCookie("a"))
 	if got == "a" || !strings.HasPrefix(resp.Header.Get("Set-Cookie"), "srv=") {
 		t.Fatalf("session of unhealthy a went to %s with Set-Cookie %q", got, resp.Header.Get("Set-Cookie"))
@@ -386,16 +386,4 @@ func TestHashRetryReachesAnotherTarget(t *testing.T) {
 			t.Fatal("dead backend answered")
 		}
 	}
-}
-
-// addressOf returns the pool address of a backend.
-func addressOf(t *testing.T, b *testcaddy.Backend) *upstreams.Address {
-	t.Helper()
-	for _, a := range upstreams.ActiveRegistry().Pool("lb").Addresses {
-		if a.Dial == b.Addr {
-			return a
-		}
-	}
-	t.Fatalf("no address %s", b.Addr)
-	return nil
 }

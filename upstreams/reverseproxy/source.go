@@ -79,6 +79,7 @@ func (s *Source) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
 			name, len(pool.Addresses), available, total)
 	}
 	a.pick.Tried(addr.Dial)
+	a.picked(pool, addr)
 	if pool.TracksRequests() {
 		a.begin(r.Context(), pool, addr)
 	}

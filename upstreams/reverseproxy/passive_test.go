@@ -1,0 +1,271 @@
+package reverseproxy_test
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+)
+
+// passiveConfig proxies to upstream "guarded" through the registry
+// transport, with the health checks {HEALTHCHECKS}, the transport options
+// {TRANSPORT} and the reverse_proxy options {PROXY}.
+const passiveConfig = `{` + testcaddy.GlobalOptions + `
+	upstreams {
+		store bolt {DB}
+		upstream guarded {
+			healthchecks {
+				{HEALTHCHECKS}
+			}
+			target {A} 100
+			target {B} 100
+		}
+	}
+}
+http://127.0.0.1:{HTTP} {
+	reverse_proxy {
+		dynamic registry guarded
+		lb_policy registry
+		transport registry {
+			{TRANSPORT}
+		}
+		{PROXY}
+	}
+}
+`
+
+func startPassive(t *testing.T, a, b *testcaddy.Backend, healthchecks, transport, proxy string) *testcaddy.Caddy {
+	t.Helper()
+	c := testcaddy.New(t)
+	c.Load(t, passiveConfig,
+		"{DB}", filepath.Join(t.TempDir(), "registry.db"),
+		"{A}", a.Addr, "{B}", b.Addr,
+		"{HEALTHCHECKS}", healthchecks, "{TRANSPORT}", transport, "{PROXY}", proxy)
+	return c
+}
+
+// addressOf returns the pool address of a backend.
+func addressOf(t *testing.T, upstream string, b *testcaddy.Backend) *upstreams.Address {
+	t.Helper()
+	for _, a := range upstreams.ActiveRegistry().Pool(upstream).Addresses {
+		if a.Dial == b.Addr {
+			return a
+		}
+	}
+	t.Fatalf("no address %s in upstream %s", b.Addr, upstream)
+	return nil
+}
+
+// TestPassiveChecksCountFailingStatuses: a backend answering 500 (in
+// passive.unhealthy.http_statuses by default) is taken out after exactly
+// http_failures responses, and every later request reaches the other one.
+func TestPassiveChecksCountFailingStatuses(t *testing.T) {
+	good, bad := testcaddy.StartBackend(t, "good"), testcaddy.StartBackend(t, "bad")
+	bad.Status.Store(500)
+	c := startPassive(t, good, bad, `passive {
+					unhealthy {
+						http_failures 3
+					}
+				}`, "", "")
+	statuses := map[int]int{}
+	for i := 0; i < 20; i++ {
+		status, _ := c.Get(t, "/")
+		statuses[status]++
+	}
+	if bad.Hits.Load() != 3 || statuses[500] != 3 || statuses[200] != 17 {
+		t.Fatalf("bad target served %d requests, statuses %v; want exactly 3 failures before it is taken out", bad.Hits.Load(), statuses)
+	}
+	if addressOf(t, "guarded", bad).State.Healthy() {
+		t.Fatal("the failing target is still healthy")
+	}
+	// passive checks cannot bring it back (it gets no traffic): a manual
+	// healthy call does, as in Kong
+	bad.Status.Store(0)
+	if !upstreams.ActiveRegistry().MarkTargetHealth("guarded", addressOf(t, "guarded", bad).Target.ID, "", 0, true) {
+		t.Fatal("manual healthy: target not found")
+	}
+	sequence(t, c, 4)
+	if bad.Hits.Load() != 5 {
+		t.Fatalf("after the manual healthy call the target served %d of 4 requests, want 2", bad.Hits.Load()-3)
+	}
+}
+
+// TestPassiveChecksCountTimeouts: a backend slower than the transport's
+// response_header_timeout counts timeouts; with a retry the client never
+// sees them, and after `timeouts` of them the slow target gets nothing.
+func TestPassiveChecksCountTimeouts(t *testing.T) {
+	fast, slow := testcaddy.StartBackend(t, "fast"), testcaddy.StartBackend(t, "slow")
+	slow.Delay.Store(int64(2 * time.Second))
+	c := startPassive(t, fast, slow, `passive {
+					unhealthy {
+						timeouts 2
+					}
+				}`, "response_header_timeout 150ms", "lb_retries 1")
+	for i := 0; i < 10; i++ {
+		if status, body := c.Get(t, "/"); status != 200 {
+			t.Fatalf("request %d: status %d %q; the retry should have reached the fast target", i, status, body)
+		}
+	}
+	if slow.Hits.Load() != 2 {
+		t.Fatalf("slow target got %d attempts, want exactly 2 timeouts before it is taken out", slow.Hits.Load())
+	}
+	if addressOf(t, "guarded", slow).State.Healthy() {
+		t.Fatal("the slow target is still healthy")
+	}
+}
+
+// TestPassiveSuccessesAndIgnoredStatuses: statuses in neither list change
+// nothing, and with passive.healthy.successes a success ends a failure
+// streak (counters are consecutive).
+func TestPassiveSuccessesAndIgnoredStatuses(t *testing.T) {
+	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+	c := startPassive(t, a, b, `passive {
+					healthy {
+						successes 1
+					}
+					unhealthy {
+						http_failures 2
+					}
+				}`, "", "")
+	addr := addressOf(t, "guarded", b)
+	// 418 is in neither list; alternating 500 and 200 never makes two
+	// consecutive failures
+	for _, status := range []int64{418, 418, 418, 500, 0, 500, 0, 500} {
+		b.Status.Store(status)
+		served := b.Hits.Load()
+		for i := 0; i < 4 && b.Hits.Load() == served; i++ { // until b answered once
+			c.Get(t, "/")
+		}
+		if !addr.State.Healthy() {
+			t.Fatalf("target became unhealthy after status %d; no two consecutive failures were seen", status)
+		}
+	}
+	b.Status.Store(500)
+	for i := 0; i < 8 && addr.State.Healthy(); i++ {
+		c.Get(t, "/")
+	}
+	if addr.State.Healthy() {
+		t.Fatal("two consecutive 500s did not take the target out")
+	}
+}
+
+// TestNoFailedRequestsWhileATargetIsKilled kills one of two targets under
+// concurrent traffic and restarts it: with lb_retries on, passive checks
+// take it out at its first failure, active checks bring it back, and no
+// client request fails.
+func TestNoFailedRequestsWhileATargetIsKilled(t *testing.T) {
+	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+	c := startPassive(t, a, b, `active {
+					type tcp
+					healthy {
+						interval 0.1
+						successes 1
+					}
+					unhealthy {
+						interval 0.1
+						tcp_failures 1
+					}
+				}
+				passive {
+					unhealthy {
+						tcp_failures 1
+						timeouts 1
+					}
+				}`, "dial_timeout 1s", "lb_retries 2")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", c.HTTPPort)
+
+	var total, failed atomic.Int64
+	var failures sync.Map
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5000; i++ { // bounded; normally stopped well before
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				total.Add(1)
+				resp, err := testcaddy.Client.Get(url)
+				if err != nil {
+					failed.Add(1)
+					failures.Store(err.Error(), true)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					failures.Store(resp.Status, true)
+				}
+			}
+		}()
+	}
+	addr := addressOf(t, "guarded", b)
+	time.Sleep(300 * time.Millisecond)
+	b.Close()
+	killed := time.Now()
+	waitFor(t, 5*time.Second, func() bool { return !addr.State.Healthy() })
+	outAfter := time.Since(killed)
+	time.Sleep(300 * time.Millisecond)
+	hitsWhileDead := b.Hits.Load()
+	b2 := testcaddy.StartBackendAt(t, "b", b.Addr)
+	restarted := time.Now()
+	waitFor(t, 5*time.Second, func() bool { return b2.Hits.Load() > 0 })
+	backAfter := time.Since(restarted)
+	time.Sleep(200 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	var kinds []string
+	failures.Range(func(k, _ any) bool { kinds = append(kinds, k.(string)); return true })
+	t.Logf("%d requests, %d failed; killed target out of rotation %v after the kill, back %v after the restart (served %d before)",
+		total.Load(), failed.Load(), outAfter.Round(time.Millisecond), backAfter.Round(time.Millisecond), hitsWhileDead)
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d client requests failed during the kill: %s", failed.Load(), total.Load(), strings.Join(kinds, "; "))
+	}
+	if a.Hits.Load() == 0 || b2.Hits.Load() == 0 {
+		t.Fatalf("traffic did not reach both targets: a %d, restarted b %d", a.Hits.Load(), b2.Hits.Load())
+	}
+}
+
+// TestRegistryTransportPassesOtherUpstreamsThrough: the transport proxies
+// static upstreams like Caddy's http transport.
+func TestRegistryTransportPassesOtherUpstreamsThrough(t *testing.T) {
+	a := testcaddy.StartBackend(t, "static")
+	c := testcaddy.New(t)
+	c.Load(t, `{`+testcaddy.GlobalOptions+`
+}
+http://127.0.0.1:{HTTP} {
+	reverse_proxy {A} {
+		transport registry {
+			keepalive 5s
+		}
+	}
+}`, "{A}", a.Addr)
+	if status, body := c.Get(t, "/p"); status != 200 || body != "static /p" {
+		t.Fatalf("static upstream through the registry transport: %d %q", status, body)
+	}
+}
+
+// waitFor polls cond every 10 ms until it holds or the time is up.
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
