@@ -45,7 +45,13 @@ func (cfg *DeclarativeConfig) records() ([]Record, error) {
 // store and the proxy go from the old configuration to the new one at
 // once or not at all. Per-address health state of upstreams that remain
 // survives.
+//
+// An entity that keeps its id keeps its created_at, and its updated_at when
+// nothing else changed, so re-posting the same file changes nothing.
 func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg = r.carryTimestampsLocked(cfg)
 	recs, err := cfg.records()
 	if err != nil {
 		return err
@@ -54,8 +60,6 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	batch := Batch{Put: recs}
 	for id := range r.services.byID {
 		batch.Delete = append(batch.Delete, RecordRef{Kind: ServiceSchema.Name, ID: id})
@@ -76,6 +80,48 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 	}
 	r.installLocked(st)
 	return nil
+}
+
+// carryTimestampsLocked returns a copy of cfg whose entities that exist
+// with the same id have their timestamps (see ReplaceDeclarative). r.mu
+// must be held.
+func (r *Registry) carryTimestampsLocked(cfg *DeclarativeConfig) *DeclarativeConfig {
+	out := &DeclarativeConfig{}
+	for _, s := range cfg.Services {
+		s = cloneOf(s)
+		carry(s, r.services.byID[s.ID], func(e *Service) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Services = append(out.Services, s)
+	}
+	for _, rt := range cfg.Routes {
+		rt = cloneOf(rt)
+		carry(rt, r.routes.byID[rt.ID], func(e *Route) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Routes = append(out.Routes, rt)
+	}
+	for _, u := range cfg.Upstreams {
+		u = cloneOf(u)
+		carry(u, r.upstreams[u.ID], func(e *Upstream) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Upstreams = append(out.Upstreams, u)
+	}
+	for _, t := range cfg.Targets {
+		t = cloneOf(t)
+		carry(t, r.targets[t.Upstream.ID][t.ID], func(e *Target) (*float64, *float64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Targets = append(out.Targets, t)
+	}
+	return out
+}
+
+// carry gives e the created_at of old, the entity with its id, and old's
+// updated_at when e would change nothing else.
+func carry[T any, N int64 | float64](e, old *T, stamps func(*T) (created, updated *N)) {
+	if old == nil {
+		return
+	}
+	ec, eu := stamps(e)
+	oc, ou := stamps(old)
+	*ec = *oc
+	if sameEntity(e, old, func(c *T) { _, u := stamps(c); *u = 0 }) {
+		*eu = *ou
+	}
 }
 
 // MergeDeclarative upserts cfg's entities, as loading a kong.yaml at start
