@@ -146,24 +146,8 @@ func TestPostConfigReplacesEverythingAtomically(t *testing.T) {
 	}
 }
 
-// declarativeConfig loads kong.yaml at start next to the Admin API and the
-// proxy to upstream "u".
-const declarativeConfig = `{` + testcaddy.GlobalOptions + `
-	upstreams {
-		store bolt {DB}
-		declarative_config {FILE}
-	}
-}
-http://127.0.0.1:{HTTP} {
-	kong_admin
-}
-http://127.0.0.1:{PROXY} {
-	reverse_proxy {
-		dynamic registry u
-		lb_policy registry
-	}
-}
-`
+// declarativeConfig is adminConfig with a kong.yaml loaded at start.
+var declarativeConfig = strings.Replace(adminConfig, "store bolt {DB}", "store bolt {DB}\n\t\tdeclarative_config {FILE}", 1)
 
 // TestDeclarativeConfigLoadedAtStart loads a kong.yaml through the
 // upstreams app, then reloads: entities keep their ids, runtime entities

@@ -119,7 +119,7 @@ func carry[T any, N int64 | float64](e, old *T, stamps func(*T) (created, update
 	ec, eu := stamps(e)
 	oc, ou := stamps(old)
 	*ec = *oc
-	if sameEntity(e, old, func(c *T) { _, u := stamps(c); *u = 0 }) {
+	if sameButUpdatedAt(e, old) {
 		*eu = *ou
 	}
 }
@@ -144,21 +144,12 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 	serviceIDs, upstreamIDs := map[string]string{}, map[string]string{}
 	for _, s := range cfg.Services {
 		s := cloneOf(s)
-		old := st.services.byID[s.ID]
-		if old == nil && s.Name != nil {
-			old = st.services.lookup(*s.Name)
-		}
-		if old != nil {
-			serviceIDs[s.ID] = old.ID
-			s.ID, s.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(s, old, func(c *Service) { c.UpdatedAt = 0 }) {
-				continue
+		if write, err := mergeNamed(&st.services, s, serviceIDs); err != nil || !write {
+			if err != nil {
+				return err
 			}
+			continue
 		}
-		if st.services.nameTaken(s) {
-			return schema.UniqueViolation(map[string]any{"name": s.NameOrEmpty()})
-		}
-		st.services.put(s)
 		if err := put(serviceKind.record(s)); err != nil {
 			return err
 		}
@@ -168,20 +159,12 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		if rt.Service != nil {
 			rt.Service = &ForeignKey{ID: renamed(serviceIDs, rt.Service.ID)}
 		}
-		old := st.routes.byID[rt.ID]
-		if old == nil && rt.Name != nil {
-			old = st.routes.lookup(*rt.Name)
-		}
-		if old != nil {
-			rt.ID, rt.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(rt, old, func(c *Route) { c.UpdatedAt = 0 }) {
-				continue
+		if write, err := mergeNamed(&st.routes, rt, nil); err != nil || !write {
+			if err != nil {
+				return err
 			}
+			continue
 		}
-		if st.routes.nameTaken(rt) {
-			return schema.UniqueViolation(map[string]any{"name": rt.NameOrEmpty()})
-		}
-		st.routes.put(rt)
 		if err := put(routeKind.record(rt)); err != nil {
 			return err
 		}
@@ -195,7 +178,7 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		if old != nil {
 			upstreamIDs[u.ID] = old.ID
 			u.ID, u.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(u, old, func(c *Upstream) { c.UpdatedAt = 0 }) {
+			if sameButUpdatedAt(u, old) {
 				continue
 			}
 		}
@@ -218,7 +201,7 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		}
 		if old != nil {
 			t.ID, t.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(t, old, func(c *Target) { c.UpdatedAt = 0 }) {
+			if sameButUpdatedAt(t, old) {
 				continue
 			}
 		}
@@ -271,13 +254,40 @@ func renamed(ids map[string]string, id string) string {
 	return id
 }
 
-// sameEntity reports whether a and b are equal once blank has cleared, in
-// copies, the fields that do not count.
-func sameEntity[T any](a, b *T, blank func(*T)) bool {
-	ca, cb := *a, *b
-	blank(&ca)
-	blank(&cb)
-	return reflect.DeepEqual(EntityMap(&ca), EntityMap(&cb))
+// sameButUpdatedAt reports whether two entities differ at most in
+// updated_at.
+func sameButUpdatedAt(a, b any) bool {
+	ma, mb := EntityMap(a), EntityMap(b)
+	delete(ma, "updated_at")
+	delete(mb, "updated_at")
+	return reflect.DeepEqual(ma, mb)
+}
+
+// mergeNamed puts a service or route of a declarative config into idx: it
+// takes the id and created_at of the entity with its id, or else its name,
+// recording a changed id in ids (nil: not recorded). It reports whether e
+// is to be written (false: it would change nothing).
+func mergeNamed[P named](idx *namedIndex[P], e P, ids map[string]string) (bool, error) {
+	id, created := e.identity()
+	old := idx.byID[*id]
+	if old == nil && e.entityName() != "" {
+		old = idx.lookup(e.entityName())
+	}
+	if old != nil {
+		oldID, oldCreated := old.identity()
+		if ids != nil {
+			ids[*id] = *oldID
+		}
+		*id, *created = *oldID, *oldCreated
+		if sameButUpdatedAt(e, old) {
+			return false, nil
+		}
+	}
+	if idx.nameTaken(e) {
+		return false, schema.UniqueViolation(map[string]any{"name": e.entityName()})
+	}
+	idx.put(e)
+	return true, nil
 }
 
 // Export returns every entity as a declarative-config entry by kind
