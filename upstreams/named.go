@@ -17,6 +17,7 @@ type named interface {
 	entityName() string
 	// identity points at the entity's id and created_at.
 	identity() (*string, *int64)
+	sansUpdatedAt() any
 }
 
 func (s *Service) entityID() string            { return s.ID }

@@ -112,7 +112,10 @@ func (r *Registry) carryTimestampsLocked(cfg *DeclarativeConfig) *DeclarativeCon
 
 // carry gives e the created_at of old, the entity with its id, and old's
 // updated_at when e would change nothing else.
-func carry[T any, N int64 | float64](e, old *T, stamps func(*T) (created, updated *N)) {
+func carry[T any, P interface {
+	*T
+	sansUpdatedAt() any
+}, N int64 | float64](e, old P, stamps func(P) (created, updated *N)) {
 	if old == nil {
 		return
 	}
@@ -256,12 +259,14 @@ func renamed(ids map[string]string, id string) string {
 
 // sameButUpdatedAt reports whether two entities differ at most in
 // updated_at.
-func sameButUpdatedAt(a, b any) bool {
-	ma, mb := EntityMap(a), EntityMap(b)
-	delete(ma, "updated_at")
-	delete(mb, "updated_at")
-	return reflect.DeepEqual(ma, mb)
+func sameButUpdatedAt(a, b interface{ sansUpdatedAt() any }) bool {
+	return reflect.DeepEqual(a.sansUpdatedAt(), b.sansUpdatedAt())
 }
+
+func (s *Service) sansUpdatedAt() any  { c := *s; c.UpdatedAt = 0; return c }
+func (r *Route) sansUpdatedAt() any    { c := *r; c.UpdatedAt = 0; return c }
+func (u *Upstream) sansUpdatedAt() any { c := *u; c.UpdatedAt = 0; return c }
+func (t *Target) sansUpdatedAt() any   { c := *t; c.UpdatedAt = 0; return c }
 
 // mergeNamed puts a service or route of a declarative config into idx: it
 // takes the id and created_at of the entity with its id, or else its name,
