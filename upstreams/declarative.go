@@ -243,6 +243,21 @@ func (b *declBuilder) process(s *schema.Schema, in map[string]any, e *declEntity
 	return m
 }
 
+// entityOf validates in and decodes it; nil when it is invalid (the
+// errors are then in e).
+func entityOf[T any](b *declBuilder, s *schema.Schema, in map[string]any, e *declEntity, idKey string) *T {
+	m := b.process(s, in, e, idKey)
+	if m == nil {
+		return nil
+	}
+	v, err := decodeInto[T](m)
+	if err != nil {
+		e.entity("invalid entity: " + err.Error())
+		return nil
+	}
+	return v
+}
+
 func nameKey(in map[string]any) string {
 	s, _ := in["name"].(string)
 	return s
@@ -261,10 +276,10 @@ func (b *declBuilder) service(raw any, i int) {
 	if key == "" {
 		key = "@" + e.path // unnamed: stable across loads of the same file
 	}
-	m := b.process(ServiceSchema, in, e, key)
-	var s *Service
-	if m != nil {
-		s, _ = decodeInto[Service](m)
+	s := entityOf[Service](b, ServiceSchema, in, e, key)
+	if s != nil && s.ClientCertificate != nil {
+		e.entity("invalid reference 'client_certificate: " + s.ClientCertificate.ID + "' (no such entry in 'certificates')")
+		s = nil
 	}
 	if s != nil {
 		b.out.Services = append(b.out.Services, s)
@@ -293,11 +308,7 @@ func (b *declBuilder) upstream(raw any, i int) {
 	}
 	e.input(UpstreamSchema, orig, nil)
 	targets := takeChildren(in, "targets")
-	m := b.process(UpstreamSchema, in, e, nameKey(in))
-	var u *Upstream
-	if m != nil {
-		u, _ = decodeInto[Upstream](m)
-	}
+	u := entityOf[Upstream](b, UpstreamSchema, in, e, nameKey(in))
 	if u != nil {
 		b.out.Upstreams = append(b.out.Upstreams, u)
 		b.upstreams[u.ID] = u
@@ -362,10 +373,8 @@ func (b *declBuilder) route(raw any, e *declEntity, parent *ForeignKey) {
 	if key == "" {
 		key = "@" + e.path // unnamed: stable across loads of the same file
 	}
-	if m := b.process(RouteSchema, in, e, key); m != nil {
-		if rt, err := decodeInto[Route](m); err == nil {
-			b.out.Routes = append(b.out.Routes, rt)
-		}
+	if rt := entityOf[Route](b, RouteSchema, in, e, key); rt != nil {
+		b.out.Routes = append(b.out.Routes, rt)
 	}
 }
 
@@ -397,11 +406,10 @@ func (b *declBuilder) target(raw any, e *declEntity, parent *ForeignKey) {
 	if s, ok := in["target"].(string); ok {
 		key = s + ":" + parent.ID + ":" + defaultWorkspaceID
 	}
-	if m := b.process(TargetSchema, in, e, key); m != nil {
-		m["created_at"], m["updated_at"] = nowMillis(), nowMillis()
-		if t, err := decodeInto[Target](m); err == nil {
-			b.out.Targets = append(b.out.Targets, t)
-		}
+	if t := entityOf[Target](b, TargetSchema, in, e, key); t != nil {
+		t.CreatedAt = nowMillis() // targets count milliseconds
+		t.UpdatedAt = t.CreatedAt
+		b.out.Targets = append(b.out.Targets, t)
 	}
 }
 

@@ -18,6 +18,14 @@ var serviceKind = &namedKind[*Service]{
 	index:  func(r *Registry) *namedIndex[*Service] { return &r.services },
 	decode: decodeInto[Service],
 	parent: func(*Service) string { return "" },
+	check: func(_ *Registry, s *Service) error {
+		// this gateway stores no certificates: a reference to one cannot
+		// be satisfied, as in a Kong without that certificate
+		if s.ClientCertificate != nil {
+			return foreignKeyViolation("client_certificate", "certificates", s.ClientCertificate.ID)
+		}
+		return nil
+	},
 }
 
 var routeKind = &namedKind[*Route]{

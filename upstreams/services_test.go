@@ -192,6 +192,11 @@ func TestRouteServiceReferences(t *testing.T) {
 		e.Message != `the foreign key '{id="`+missing+`"}' does not reference an existing 'services' entity.` {
 		t.Fatalf("route to a missing service: %d %d %q", e.Status, e.Code, e.Message)
 	}
+	_, err = reg.CreateService(ctx, decode(t, `{"host":"h","protocol":"https","client_certificate":{"id":"`+missing+`"}}`))
+	if e := kongErr(t, err); e.Code != schema.CodeForeignKeyViolation || e.Status != 400 ||
+		e.Message != `the foreign key '{id="`+missing+`"}' does not reference an existing 'certificates' entity.` {
+		t.Fatalf("service with a client certificate: %d %d %q", e.Status, e.Code, e.Message)
+	}
 	_, err = reg.CreateRoute(ctx, decode(t, `{"paths":["/"],"service":{"name":"nope"}}`))
 	if e := kongErr(t, err); e.Code != schema.CodeForeignKeysUnresolved || e.Status != 400 {
 		t.Fatalf("route to an unknown service name: %d %d %q", e.Status, e.Code, e.Message)
