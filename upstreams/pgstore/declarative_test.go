@@ -1,0 +1,56 @@
+package pgstore
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+)
+
+// TestDeclarativeReplaceReachesOtherNodes: a POST /config on one node is
+// one database transaction, which the other node picks up whole.
+func TestDeclarativeReplaceReachesOtherNodes(t *testing.T) {
+	srv := startServer(t)
+	ctx := context.Background()
+	a := newRegistry(t, openStore(t, srv.dsn(), "", time.Hour))
+	b := newRegistry(t, openStore(t, srv.dsn(), "", time.Hour))
+	if _, err := a.CreateService(ctx, map[string]any{"name": "runtime", "host": "r.test"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../testdata/kong.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := upstreams.ParseDeclarative(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := upstreams.BuildDeclarative(doc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ReplaceDeclarative(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "node B to see the declarative config", func() bool {
+		g := b.Gateway()
+		if len(g.Services) != 1 || len(g.Routes) != 1 || g.Service(g.Routes[0]) == nil {
+			return false
+		}
+		p := b.Pool("upstream-example")
+		return p != nil && len(p.Addresses) == 2
+	})
+	if _, ok := b.Service("runtime"); ok {
+		t.Fatal("node B still has the service the config replaced")
+	}
+	empty, _ := upstreams.BuildDeclarative(map[string]any{"_format_version": "3.0"}, false)
+	if err := b.ReplaceDeclarative(ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "node A to see the empty config", func() bool {
+		g := a.Gateway()
+		return len(g.Services) == 0 && len(g.Routes) == 0 && a.Pool("upstream-example") == nil
+	})
+}
