@@ -2,26 +2,15 @@ package admin_test
 
 import (
 	"bytes"
-	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
-
-	"github.com/caddy-upstreams/caddy-upstreams/admin"
-	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
 // FuzzServicesRoutesAndConfig sends arbitrary bodies to the service, route
 // and /config write endpoints, as JSON, form and YAML: nothing may panic or
 // answer 5xx.
 func FuzzServicesRoutesAndConfig(f *testing.F) {
-	c := testcaddy.New(f)
-	c.Load(f, `{`+testcaddy.GlobalOptions+`
-	upstreams {
-		store bolt {DB}
-	}
-}`, "{DB}", filepath.Join(f.TempDir(), "fuzz.db"))
-	api := admin.NewAPI("")
+	api := fuzzAPI(f, "")
 	for _, method := range []string{"PUT /services/s", "PUT /routes/r"} {
 		body := `{"host":"h.test"}`
 		if method == "PUT /routes/r" {
@@ -53,13 +42,7 @@ func FuzzServicesRoutesAndConfig(f *testing.F) {
 			{"POST", "/routes"}, {"PATCH", "/routes/r"}, {"POST", "/services/s/routes"}, {"PUT", "/routes/r/service"},
 			{"POST", "/config"},
 		} {
-			req := httptest.NewRequest(target.method, target.path, bytes.NewBufferString(body))
-			req.Header.Set("Content-Type", ct)
-			rec := httptest.NewRecorder()
-			api.ServeHTTP(rec, req)
-			if rec.Code >= http.StatusInternalServerError {
-				t.Fatalf("%s %s with %q (%s): %d %s", target.method, target.path, body, ct, rec.Code, rec.Body)
-			}
+			fuzzSend(t, api, target.method, target.path, body, ct)
 		}
 	})
 }

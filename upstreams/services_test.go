@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
@@ -159,14 +158,7 @@ func TestServiceAndRouteValidationMessages(t *testing.T) {
 			} else {
 				_, err = reg.CreateService(ctx, decode(t, tc.in))
 			}
-			var kerr *schema.Error
-			if !errors.As(err, &kerr) || kerr.Status != 400 {
-				t.Fatalf("err = %v, want a 400 schema.Error", err)
-			}
-			got, _ := json.Marshal(kerr)
-			if !reflect.DeepEqual(decode(t, string(got)), decode(t, tc.want)) {
-				t.Fatalf("body\n got %s\nwant %s", got, tc.want)
-			}
+			assertBadRequest(t, err, tc.want)
 		})
 	}
 	if g := reg.Gateway(); len(g.Services) != 0 || len(g.Routes) != 0 {
@@ -261,19 +253,8 @@ func TestServiceUpsertAndPatch(t *testing.T) {
 }
 
 func TestGatewaySnapshotPublishedOnEveryChange(t *testing.T) {
-	dir := t.TempDir()
-	open := func() *upstreams.Registry {
-		store := new(boltstore.Store)
-		if err := store.Open(filepath.Join(dir, "r.db")); err != nil {
-			t.Fatal(err)
-		}
-		reg, err := upstreams.NewRegistry(context.Background(), store, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return reg
-	}
-	reg := open()
+	path := filepath.Join(t.TempDir(), "r.db")
+	reg := openRegistry(t, path)
 	ctx := context.Background()
 	g0 := reg.Gateway()
 	if g0 == nil || len(g0.Services) != 0 || len(g0.Routes) != 0 {
@@ -307,7 +288,7 @@ func TestGatewaySnapshotPublishedOnEveryChange(t *testing.T) {
 	reg.Close()
 
 	// the store keeps services and routes across restarts
-	reg = open()
+	reg = openRegistry(t, path)
 	defer reg.Close()
 	g := reg.Gateway()
 	if len(g.Services) != 1 || len(g.Routes) != 2 || g.Service(g.Routes[1]) == nil {
