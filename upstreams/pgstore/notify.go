@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
 // livenessInterval is how long the listening connection may stay silent
@@ -26,12 +28,41 @@ const (
 	maxBackoff = 10 * time.Second
 )
 
-// notification is the NOTIFY payload Apply sends on commit.
+// maxPendingMarks bounds the health marks waiting for the dispatcher; a
+// flood beyond it drops the oldest.
+const maxPendingMarks = 1024
+
+// notification is the NOTIFY payload: Apply sends one on commit, and
+// BroadcastHealth one with Health set.
 type notification struct {
-	// Version is the store version the write committed.
+	// Version is the store version the write committed (0 for a mark).
 	Version int64 `json:"version"`
 	// Node identifies the Store instance that wrote.
 	Node string `json:"node"`
+	// Health is a manual health mark to apply on every other node.
+	Health *upstreams.HealthMark `json:"health,omitempty"`
+}
+
+// BroadcastHealth sends a health mark to the other nodes' subscriptions
+// (SubscribeWithHealth) with a NOTIFY on the change channel. A database
+// out of reach gives an error wrapping upstreams.ErrUnavailable.
+func (s *Store) BroadcastHealth(ctx context.Context, m upstreams.HealthMark) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(notification{Node: s.node, Health: &m})
+	if err != nil {
+		return err
+	}
+	// repeating the NOTIFY is harmless: a mark is idempotent
+	err = s.retry(ctx, func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.names.channel, string(payload))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("broadcasting a health mark: %w", classify(ctx, err))
+	}
+	return nil
 }
 
 // Subscribe calls onChange whenever the records may have changed: on a
@@ -49,6 +80,14 @@ type notification struct {
 // an earlier call already covered (the call started after that version
 // was committed) is dropped.
 func (s *Store) Subscribe(ctx context.Context, onChange func()) error {
+	return s.SubscribeWithHealth(ctx, onChange, nil)
+}
+
+// SubscribeWithHealth is Subscribe that also calls onMark (if not nil),
+// on the goroutine that calls onChange, with each health mark another
+// node broadcast, after any onChange that was due when the mark arrived.
+// Marks this node broadcast are not delivered back to it.
+func (s *Store) SubscribeWithHealth(ctx context.Context, onChange func(), onMark func(upstreams.HealthMark)) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -72,7 +111,7 @@ func (s *Store) Subscribe(ctx context.Context, onChange func()) error {
 		}
 	}()
 
-	d := &dispatcher{onChange: onChange, kick: make(chan struct{}, 1)}
+	d := &dispatcher{onChange: onChange, onMark: onMark, kick: make(chan struct{}, 1)}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); d.run(ctx) }()
@@ -157,7 +196,13 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) erro
 			var msg notification
 			if err := json.Unmarshal([]byte(n.Payload), &msg); err != nil {
 				s.logger.Debug("unexpected payload on the change channel", zap.String("payload", n.Payload))
-				msg.Version = 0 // unknown: reload anyway
+				msg = notification{} // unknown: reload anyway
+			}
+			if msg.Health != nil {
+				if msg.Node != s.node {
+					d.marked(*msg.Health)
+				}
+				continue
 			}
 			s.logger.Debug("registry change notified", zap.Int64("version", msg.Version),
 				zap.String("writer", msg.Node), zap.Bool("own_write", msg.Node == s.node))
@@ -171,15 +216,19 @@ func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
 }
 
-// dispatcher calls onChange on its own goroutine, coalescing requests.
+// dispatcher calls onChange and onMark on its own goroutine, coalescing
+// change requests.
 type dispatcher struct {
 	onChange func()
-	kick     chan struct{} // capacity 1: one call pending at most
+	onMark   func(upstreams.HealthMark) // nil: marks are dropped
+	kick     chan struct{}              // capacity 1: one wake-up pending at most
 
 	mu        sync.Mutex
-	gen       uint64 // bumped by reset
-	notified  int64  // highest version notified
-	delivered int64  // highest version an onChange call has covered
+	pending   bool                   // an onChange call is due
+	marks     []upstreams.HealthMark // marks to deliver, oldest first
+	gen       uint64                 // bumped by reset
+	notified  int64                  // highest version notified
+	delivered int64                  // highest version an onChange call has covered
 }
 
 // changed records a notification of version v (0 if unknown).
@@ -205,13 +254,36 @@ func (d *dispatcher) reset() {
 
 // trigger asks for an onChange call without waiting for it.
 func (d *dispatcher) trigger() {
+	d.mu.Lock()
+	d.pending = true
+	d.mu.Unlock()
+	d.wake()
+}
+
+// marked queues a health mark for onMark.
+func (d *dispatcher) marked(m upstreams.HealthMark) {
+	if d.onMark == nil {
+		return
+	}
+	d.mu.Lock()
+	if len(d.marks) == maxPendingMarks {
+		d.marks = d.marks[1:]
+	}
+	d.marks = append(d.marks, m)
+	d.mu.Unlock()
+	d.wake()
+}
+
+// wake makes run look for work without waiting for it.
+func (d *dispatcher) wake() {
 	select {
 	case d.kick <- struct{}{}:
 	default: // one is pending already; it will see this change too
 	}
 }
 
-// run calls onChange once per trigger (coalesced) until ctx is done.
+// run calls onChange once per trigger (coalesced), then delivers the
+// marks that arrived before it, until ctx is done.
 func (d *dispatcher) run(ctx context.Context) {
 	for {
 		select {
@@ -222,14 +294,20 @@ func (d *dispatcher) run(ctx context.Context) {
 		// Every version notified so far was committed before its
 		// notification arrived, so before the onChange below starts.
 		d.mu.Lock()
-		gen, covered := d.gen, d.notified
+		gen, covered, change, marks := d.gen, d.notified, d.pending, d.marks
+		d.pending, d.marks = false, nil
 		d.mu.Unlock()
-		d.onChange()
-		d.mu.Lock()
-		if d.gen == gen {
-			d.delivered = max(d.delivered, covered)
+		if change {
+			d.onChange()
+			d.mu.Lock()
+			if d.gen == gen {
+				d.delivered = max(d.delivered, covered)
+			}
+			d.mu.Unlock()
 		}
-		d.mu.Unlock()
+		for _, m := range marks {
+			d.onMark(m)
+		}
 	}
 }
 

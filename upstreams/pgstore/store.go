@@ -62,7 +62,8 @@ const (
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,29}$`)
 
 // Store keeps registry records in PostgreSQL. It implements
-// upstreams.Store and upstreams.ChangeNotifier.
+// upstreams.Store, upstreams.ChangeNotifier and upstreams.HealthBroadcaster
+// (manual health marks travel as NOTIFYs on the change channel).
 //
 // Tables (with the optional prefix): upstreams_records (one row per
 // record; primary key (kind, id); a unique index on (kind, key) where key
@@ -424,8 +425,9 @@ func (n names) sql(q string) string {
 
 // Interface guards
 var (
-	_ upstreams.Store          = (*Store)(nil)
-	_ upstreams.ChangeNotifier = (*Store)(nil)
-	_ caddy.Provisioner        = (*Store)(nil)
-	_ caddy.CleanerUpper       = (*Store)(nil)
+	_ upstreams.Store             = (*Store)(nil)
+	_ upstreams.ChangeNotifier    = (*Store)(nil)
+	_ upstreams.HealthBroadcaster = (*Store)(nil)
+	_ caddy.Provisioner           = (*Store)(nil)
+	_ caddy.CleanerUpper          = (*Store)(nil)
 )
