@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -616,9 +617,23 @@ func (r *Registry) apply(ctx context.Context, b Batch) error {
 	}
 	var ce *ConflictError
 	if errors.As(err, &ce) {
-		return schema.UniqueViolation(map[string]any{"key": ce.Key})
+		return storeConflict(ce)
 	}
 	return r.storeError("registry write", err)
+}
+
+// storeConflict renders a unique key the store found taken (by another
+// node, after this node's own check passed) as that check would have.
+func storeConflict(ce *ConflictError) error {
+	switch ce.Kind {
+	case UpstreamSchema.Name:
+		return schema.UniqueViolation(map[string]any{"name": ce.Key})
+	case TargetSchema.Name:
+		if upstreamID, target, ok := strings.Cut(ce.Key, "|"); ok {
+			return schema.UniqueViolation(map[string]any{"target": target, "upstream": map[string]any{"id": upstreamID}})
+		}
+	}
+	return schema.UniqueViolation(map[string]any{"key": ce.Key})
 }
 
 // storeError maps a store failure other than a conflict to a Kong

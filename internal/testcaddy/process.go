@@ -133,3 +133,6 @@ func (p *Process) stop(t testing.TB) {
 		t.Logf("Caddy child process log (exit: %v):\n%s", p.err, log)
 	}
 }
+
+// Pid is the child's process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
