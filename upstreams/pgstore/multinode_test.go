@@ -163,4 +163,3 @@ func targetHealth(t *testing.T, n *node, upstream, target string) (nodeID, healt
 	t.Fatalf("node %s: no target %s in the health of %s", n.name, target, upstream)
 	return "", ""
 }
-
