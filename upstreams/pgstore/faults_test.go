@@ -17,7 +17,7 @@ import (
 const outage = time.Second
 
 // recoveryLimit bounds the wait for the nodes to reconnect (their
-// listeners back off up to 10 s between attempts): a hang guard.
+// listeners back off up to 2 s between attempts): a hang guard.
 const recoveryLimit = 30 * time.Second
 
 // traffic sends requests through the nodes' proxies, two clients per node,

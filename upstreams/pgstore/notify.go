@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,8 +25,11 @@ const (
 	// pingTimeout bounds the liveness ping.
 	pingTimeout = 5 * time.Second
 	// minBackoff and maxBackoff bound the wait between reconnect attempts.
+	// The cap is low so that a node is listening (and resynced) again
+	// within about 2 s of the database coming back; one connection attempt
+	// per node every 2 s costs the database nothing.
 	minBackoff = 200 * time.Millisecond
-	maxBackoff = 10 * time.Second
+	maxBackoff = 2 * time.Second
 )
 
 // maxPendingMarks bounds the health marks waiting for the dispatcher; a
@@ -66,7 +70,9 @@ func (s *Store) BroadcastHealth(ctx context.Context, m upstreams.HealthMark) err
 }
 
 // Subscribe calls onChange whenever the records may have changed: on a
-// NOTIFY from any writer (this node's own writes included), after every
+// NOTIFY from any other writer (not for the writes this Store
+// acknowledged: its caller has them), when a COMMIT of this Store failed
+// (the batch may or may not have been applied), after every
 // (re)connection of its listening connection (the first one included), and
 // every ResyncInterval. It listens on a dedicated connection, reconnects
 // with backoff when the database goes away, and returns nil when ctx is
@@ -112,6 +118,8 @@ func (s *Store) SubscribeWithHealth(ctx context.Context, onChange func(), onMark
 	}()
 
 	d := &dispatcher{onChange: onChange, onMark: onMark, kick: make(chan struct{}, 1)}
+	l.running.add(d)
+	defer l.running.remove(d)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); d.run(ctx) }()
@@ -204,10 +212,98 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) erro
 				}
 				continue
 			}
+			if msg.Node == s.node && s.own.take(msg.Version) {
+				// the caller of Apply has this write already
+				s.logger.Debug("own acknowledged write notified; no reload", zap.Int64("version", msg.Version))
+				continue
+			}
 			s.logger.Debug("registry change notified", zap.Int64("version", msg.Version),
 				zap.String("writer", msg.Node), zap.Bool("own_write", msg.Node == s.node))
 			d.changed(msg.Version)
 		}
+	}
+}
+
+// maxOwnWrites bounds the own versions remembered for skipping their
+// notifications; older ones are forgotten (their notification then causes
+// a harmless reload).
+const maxOwnWrites = 1024
+
+// ownWrites remembers the versions this Store is committing or committed,
+// until their notification arrives: the writer (the registry) applies an
+// acknowledged write to its memory when Apply returns, so it needs no
+// reload. A failed COMMIT is forgotten and makes every subscriber reload
+// instead. Only safe because the registry never puts an older load over
+// its own writes (see upstreams.Registry.Reload).
+type ownWrites struct {
+	mu       sync.Mutex
+	versions map[int64]struct{}
+	order    []int64 // oldest first
+}
+
+func (o *ownWrites) add(v int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.order) == maxOwnWrites {
+		delete(o.versions, o.order[0])
+		o.order = o.order[1:]
+	}
+	o.versions[v] = struct{}{}
+	o.order = append(o.order, v)
+}
+
+// take reports whether v is an own version, and forgets it.
+func (o *ownWrites) take(v int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.versions[v]; !ok {
+		return false
+	}
+	o.deleteLocked(v)
+	return true
+}
+
+// forget forgets v.
+func (o *ownWrites) forget(v int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.deleteLocked(v)
+}
+
+func (o *ownWrites) deleteLocked(v int64) {
+	delete(o.versions, v)
+	if i := slices.Index(o.order, v); i >= 0 {
+		o.order = slices.Delete(o.order, i, i+1)
+	}
+}
+
+// dispatchers is the set of a Store's running subscriptions.
+type dispatchers struct {
+	mu  sync.Mutex
+	set map[*dispatcher]struct{}
+}
+
+func (ds *dispatchers) add(d *dispatcher) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if ds.set == nil {
+		ds.set = map[*dispatcher]struct{}{}
+	}
+	ds.set[d] = struct{}{}
+}
+
+func (ds *dispatchers) remove(d *dispatcher) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	delete(ds.set, d)
+}
+
+// changed tells every subscription that version v (0: unknown) changed.
+func (ds *dispatchers) changed(v int64) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	for d := range ds.set {
+		d.changed(v)
 	}
 }
 

@@ -89,6 +89,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	names  names
 	node   string
+	own    *ownWrites // versions this store is committing or committed
 	logger *zap.Logger
 	life   *lifecycle // set by Open
 }
@@ -100,6 +101,7 @@ type lifecycle struct {
 	mu      sync.Mutex    // guards closed and subs.Add
 	closed  bool
 	subs    sync.WaitGroup
+	running dispatchers // of the running subscriptions
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,6 +158,7 @@ func (s *Store) open(ctx context.Context, dsn string) error {
 	}
 	s.names = newNames(s.TablePrefix)
 	s.node = uuid.NewString()
+	s.own = &ownWrites{versions: map[int64]struct{}{}}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg) // connects lazily
 	if err != nil {
@@ -354,7 +357,16 @@ func (s *Store) applyOnce(ctx context.Context, b upstreams.Batch) (committing bo
 	if err := results.Close(); err != nil {
 		return false, err
 	}
-	return true, tx.Commit(ctx)
+	// Remembered before COMMIT, so that its notification, which may
+	// arrive before Commit returns, is recognised.
+	s.own.add(version)
+	if err := tx.Commit(ctx); err != nil {
+		// It may have been applied after all: have the subscribers reload.
+		s.own.forget(version)
+		s.life.running.changed(0)
+		return true, err
+	}
+	return true, nil
 }
 
 // deleteSQL deletes a record and, recursively, the records whose parent

@@ -323,7 +323,8 @@ func TestConnectionsKilled(t *testing.T) {
 	calls := subscribe(t, b, nil)
 	eventually(t, 5*time.Second, "the call after connecting", func() bool { return calls.Load() >= 1 })
 	put(t, b, rec("upstreams", "before", "", "before")) // the pool has a connection now
-	eventually(t, 5*time.Second, "the notification of B's own write", func() bool { return calls.Load() >= 2 })
+	put(t, a, rec("upstreams", "ping", "", "ping"))
+	eventually(t, 5*time.Second, "the notification of A's write", func() bool { return calls.Load() >= 2 })
 
 	conn := sqlConn(t, base)
 	var killed int
@@ -343,6 +344,29 @@ func TestConnectionsKilled(t *testing.T) {
 	eventually(t, 5*time.Second, "the notification of A's write after reconnecting", func() bool { return calls.Load() > before })
 	if !has(t, b, "upstreams", "from-a") {
 		t.Fatal("B does not see A's write")
+	}
+}
+
+// TestOwnAcknowledgedWritesAreNotNotified: a subscriber is not called for
+// the writes its own store acknowledged (the writer has them already),
+// only for the others'.
+func TestOwnAcknowledgedWritesAreNotNotified(t *testing.T) {
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
+	dropTablesAtEnd(t, dsn, prefix)
+	a := openStore(t, dsn, prefix, time.Hour)
+	b := openStore(t, dsn, prefix, time.Hour)
+	calls := subscribe(t, b, nil)
+	eventually(t, 5*time.Second, "the call after connecting", func() bool { return calls.Load() >= 1 })
+	const writes = 20
+	for i := range writes {
+		put(t, b, rec("upstreams", fmt.Sprintf("own%d", i), "", ""))
+	}
+	put(t, a, rec("upstreams", "other", "", ""))
+	eventually(t, 5*time.Second, "the notification of the other store's write", func() bool { return calls.Load() >= 2 })
+	time.Sleep(200 * time.Millisecond) // let any late notification arrive
+	if own := calls.Load() - 2; own != 0 {
+		t.Fatalf("%d calls for %d own acknowledged writes, want none", own, writes)
 	}
 }
 
