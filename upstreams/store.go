@@ -53,7 +53,9 @@ type Store interface {
 // ChangeNotifier is implemented by stores shared by several nodes. Subscribe
 // calls onChange (from any goroutine) whenever another writer may have
 // changed the store, and after a reconnect; the registry then reloads.
-// Subscribe returns when ctx is done.
+// It need not call it for the writes this store acknowledged: the registry
+// applied those to its memory when Apply returned. Subscribe returns when
+// ctx is done.
 type ChangeNotifier interface {
 	Subscribe(ctx context.Context, onChange func()) error
 }
