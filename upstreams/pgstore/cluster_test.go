@@ -24,7 +24,7 @@ const nodeConfig = `{` + testcaddy.GlobalOptions + `
 	upstreams {
 		store postgres {DSN} {
 			table_prefix {PREFIX}
-			resync_interval 30s
+			resync_interval {RESYNC}
 		}
 	}
 }
@@ -64,19 +64,20 @@ type cluster struct {
 	prefix string
 }
 
+// defaultResync is the nodes' resync_interval unless a test needs resyncs:
+// long enough that propagation is the notifications' doing.
+const defaultResync = 30 * time.Second
+
 // startCluster starts two nodes on the database dsn, with tables of their
-// own (dropped when the test ends unless keepTables, for a private server
-// that goes away anyway).
-func startCluster(t *testing.T, dsn string, keepTables bool) *cluster {
+// own (dropped when the test ends) and the given resync_interval.
+func startCluster(t *testing.T, dsn string, resync time.Duration) *cluster {
 	t.Helper()
 	prefix := testpg.UniquePrefix(t)
-	if !keepTables {
-		pgstore.DropTablesAtEnd(t, dsn, prefix)
-	}
+	pgstore.DropTablesAtEnd(t, dsn, prefix)
 	start := func(name string, inProcess bool) *node {
 		c := testcaddy.New(t)
 		proxy := testcaddy.FreePort(t)
-		pairs := []string{"{PROXY}", fmt.Sprint(proxy), "{DSN}", dsn, "{PREFIX}", prefix}
+		pairs := []string{"{PROXY}", fmt.Sprint(proxy), "{DSN}", dsn, "{PREFIX}", prefix, "{RESYNC}", resync.String()}
 		n := &node{t: t, name: name, admin: fmt.Sprintf("http://127.0.0.1:%d", c.HTTPPort),
 			proxy: fmt.Sprintf("http://127.0.0.1:%d", proxy)}
 		if inProcess {

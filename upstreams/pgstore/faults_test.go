@@ -66,7 +66,7 @@ func (tr *traffic) end() {
 // the other's proxy, and the stores agree with the database.
 func TestDatabaseDownAndBack(t *testing.T) {
 	srv := testpg.StartServer(t)
-	cl := startCluster(t, srv.DSN(), true)
+	cl := startCluster(t, srv.DSN(), defaultResync)
 	a, b := cl.a, cl.b
 	x, y, z := testcaddy.StartBackend(t, "x"), testcaddy.StartBackend(t, "y"), testcaddy.StartBackend(t, "z")
 	// passive checks on, so that manual marks are accepted; nothing counts
@@ -161,7 +161,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 			t.Fatalf("node %s: the upstream refused with the database down exists (%d)", n.name, status)
 		}
 	}
-	if got := dbTargets(t, srv.DSN(), cl.prefix); !slices.Equal(got, after) {
+	if got := cl.dbTargets(t); !slices.Equal(got, after) {
 		t.Fatalf("the database holds %v, want %v", got, after)
 	}
 }

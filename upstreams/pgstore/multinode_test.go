@@ -44,7 +44,7 @@ func servedOnlyBy(n *node, path, name string) func() bool {
 // proxy — and times each one from A's answer until node B's proxy serves
 // according to it.
 func TestPropagationBetweenNodes(t *testing.T) {
-	cl := startCluster(t, testpg.DSN(t), false)
+	cl := startCluster(t, testpg.DSN(t), defaultResync)
 	a, b := cl.a, cl.b
 	const cycles = 25 // of 4 changes
 	backends := make([]*testcaddy.Backend, cycles+1)
@@ -87,6 +87,32 @@ func TestPropagationBetweenNodes(t *testing.T) {
 	}
 }
 
+// TestResyncRepairsMissedChanges: a change that reached the database
+// without a notification (written behind the nodes' backs) shows at both
+// nodes' proxies by the next periodic resync.
+func TestResyncRepairsMissedChanges(t *testing.T) {
+	const resync = 500 * time.Millisecond
+	cl := startCluster(t, testpg.DSN(t), resync)
+	x, w := testcaddy.StartBackend(t, "x"), testcaddy.StartBackend(t, "w")
+	var u struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(cl.a.must(201, "POST", "/upstreams", map[string]any{"name": "u"}), &u); err != nil {
+		t.Fatal(err)
+	}
+	cl.a.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": x.Addr})
+	for _, n := range []*node{cl.a, cl.b} {
+		await(t, changeLimit, "node "+n.name+" to proxy to x", servedBy(n, "/", x.Name))
+	}
+	cl.insertTarget(t, u.ID, w.Addr)
+	written := time.Now()
+	for _, n := range []*node{cl.a, cl.b} {
+		await(t, changeLimit, "node "+n.name+" to proxy to the target written behind its back", servedBy(n, "/", w.Name))
+		t.Logf("node %s proxied to the target written behind its back %v after the write (resync_interval %v)",
+			n.name, time.Since(written).Round(time.Millisecond), resync)
+	}
+}
+
 // spread formats the median, 90th percentile and maximum of durations.
 func spread(ds []time.Duration) string {
 	s := slices.Clone(ds)
@@ -101,7 +127,7 @@ func spread(ds []time.Duration) string {
 // stays per node otherwise: each node's health answer carries its own
 // node_id.
 func TestHealthMarksReachEveryNode(t *testing.T) {
-	cl := startCluster(t, testpg.DSN(t), false)
+	cl := startCluster(t, testpg.DSN(t), defaultResync)
 	a, b := cl.a, cl.b
 	x, y := testcaddy.StartBackend(t, "x"), testcaddy.StartBackend(t, "y")
 	// passive checks on: the upstream has a health checker (Kong refuses

@@ -1,16 +1,12 @@
 package pgstore_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testpg"
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/pgstore"
 )
 
 // race is what concurrent requests for one key answered.
@@ -51,7 +47,7 @@ func (r *race) check(t *testing.T, what string) {
 // nodes and the database end up with the same entities, none lost, none
 // twice.
 func TestConcurrentWritersOnTwoNodes(t *testing.T) {
-	cl := startCluster(t, testpg.DSN(t), false)
+	cl := startCluster(t, testpg.DSN(t), defaultResync)
 	a, b := cl.a, cl.b
 	a.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
 	await(t, changeLimit, "node B to know the upstream", func() bool {
@@ -101,29 +97,7 @@ func TestConcurrentWritersOnTwoNodes(t *testing.T) {
 	for _, n := range []*node{a, b} {
 		n.must(200, "GET", "/upstreams/contended", nil)
 	}
-	if got := dbTargets(t, cl.dsn, cl.prefix); !slices.Equal(got, want) {
+	if got := cl.dbTargets(t); !slices.Equal(got, want) {
 		t.Fatalf("the database holds %d targets, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
 	}
-}
-
-// dbTargets lists the target strings stored in the database, sorted.
-func dbTargets(t *testing.T, dsn, prefix string) []string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, fmt.Sprintf(`SELECT data->>'target' FROM %s WHERE kind = 'targets'`,
-		pgx.Identifier{pgstore.RecordsTable(prefix)}.Sanitize()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(got) // byte order, whatever the database's collation
-	return got
 }
