@@ -2,6 +2,7 @@ package testcaddy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,12 +20,18 @@ const childCaddyfileEnv = "TESTCADDY_CHILD_CADDYFILE"
 
 // runChildIfAsked runs `caddy run` on the Caddyfile named by
 // childCaddyfileEnv and exits, when the variable is set: the test binary
-// is then a Caddy node started by StartProcess.
+// is then a Caddy node started by StartProcess. Its stdin is a pipe from
+// the test: when the test process goes away, however abruptly, the pipe
+// closes and the child exits too.
 func runChildIfAsked() {
 	path := os.Getenv(childCaddyfileEnv)
 	if path == "" {
 		return
 	}
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(3)
+	}()
 	os.Args = []string{"caddy", "run", "--config", path, "--adapter", "caddyfile"}
 	caddycmd.Main() // exits
 	os.Exit(0)
@@ -70,6 +77,10 @@ func (c *Caddy) StartProcess(t testing.TB, tmpl string, pairs ...string) *Proces
 	p.cmd.Env = append(os.Environ(), childCaddyfileEnv+"="+cfg,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	p.cmd.Stdout, p.cmd.Stderr = out, out
+	// kept open until the child exits (Wait closes it): see runChildIfAsked
+	if _, err := p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.cmd.Start(); err != nil {
 		out.Close()
 		t.Fatalf("starting a Caddy child process: %v", err)
