@@ -120,15 +120,11 @@ func (r *Registry) Reload(ctx context.Context) error {
 	// Writes keep overlapping: load once more with writes held off.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	recs, err := r.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("loading registry: %w", err)
-	}
-	ups, names, tgs, err := decodeRecords(recs)
+	snap, err := r.load(ctx)
 	if err != nil {
 		return err
 	}
-	r.swapLocked(ups, names, tgs)
+	r.swapLocked(snap)
 	return nil
 }
 
@@ -136,11 +132,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 // this node committed during the load (swapped is then false).
 func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
 	writesBefore := r.writes.Load()
-	recs, err := r.store.Load(ctx)
-	if err != nil {
-		return false, fmt.Errorf("loading registry: %w", err)
-	}
-	ups, names, tgs, err := decodeRecords(recs)
+	snap, err := r.load(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -149,26 +141,37 @@ func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
 	if r.writes.Load() != writesBefore {
 		return false, nil // writes take r.mu: none is half-done now
 	}
-	r.swapLocked(ups, names, tgs)
+	r.swapLocked(snap)
 	return true, nil
 }
 
-// decodeRecords builds the registry's maps from stored records.
-func decodeRecords(recs []Record) (ups map[string]*Upstream, names map[string]string, tgs map[string]map[string]*Target, err error) {
-	ups, names, tgs = map[string]*Upstream{}, map[string]string{}, map[string]map[string]*Target{}
+// snapshot is the registry's state as loaded from the store.
+type snapshot struct {
+	upstreams map[string]*Upstream          // by id
+	byName    map[string]string             // upstream name -> id
+	targets   map[string]map[string]*Target // upstream id -> target id -> target
+}
+
+// load reads and decodes every record of the store.
+func (r *Registry) load(ctx context.Context) (*snapshot, error) {
+	recs, err := r.store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading registry: %w", err)
+	}
+	ups, names, tgs := map[string]*Upstream{}, map[string]string{}, map[string]map[string]*Target{}
 	for _, rec := range recs {
 		switch rec.Kind {
 		case UpstreamSchema.Name:
 			u := new(Upstream)
 			if err := json.Unmarshal(rec.Data, u); err != nil {
-				return nil, nil, nil, fmt.Errorf("decoding upstream %s: %w", rec.ID, err)
+				return nil, fmt.Errorf("decoding upstream %s: %w", rec.ID, err)
 			}
 			ups[u.ID] = u
 			names[u.Name] = u.ID
 		case TargetSchema.Name:
 			t := new(Target)
 			if err := json.Unmarshal(rec.Data, t); err != nil {
-				return nil, nil, nil, fmt.Errorf("decoding target %s: %w", rec.ID, err)
+				return nil, fmt.Errorf("decoding target %s: %w", rec.ID, err)
 			}
 			if tgs[t.Upstream.ID] == nil {
 				tgs[t.Upstream.ID] = map[string]*Target{}
@@ -176,14 +179,15 @@ func decodeRecords(recs []Record) (ups map[string]*Upstream, names map[string]st
 			tgs[t.Upstream.ID][t.ID] = t
 		}
 	}
-	return ups, names, tgs, nil
+	return &snapshot{upstreams: ups, byName: names, targets: tgs}, nil
 }
 
 // swapLocked replaces the state and republishes every pool. r.mu must be
 // held.
-func (r *Registry) swapLocked(ups map[string]*Upstream, names map[string]string, tgs map[string]map[string]*Target) {
+func (r *Registry) swapLocked(snap *snapshot) {
 	oldNames := r.byName
-	r.upstreams, r.byName, r.targets = ups, names, tgs
+	ups, names := snap.upstreams, snap.byName
+	r.upstreams, r.byName, r.targets = ups, names, snap.targets
 	for name, id := range oldNames {
 		if names[name] != id {
 			r.pools.Delete(name)
