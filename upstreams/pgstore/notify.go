@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -32,10 +31,6 @@ const (
 	maxBackoff = 2 * time.Second
 )
 
-// maxPendingMarks bounds the health marks waiting for the dispatcher; a
-// flood beyond it drops the oldest.
-const maxPendingMarks = 1024
-
 // notification is the NOTIFY payload: Apply sends one on commit, and
 // BroadcastHealth one with Health set.
 type notification struct {
@@ -45,28 +40,6 @@ type notification struct {
 	Node string `json:"node"`
 	// Health is a manual health mark to apply on every other node.
 	Health *upstreams.HealthMark `json:"health,omitempty"`
-}
-
-// BroadcastHealth sends a health mark to the other nodes' subscriptions
-// (SubscribeWithHealth) with a NOTIFY on the change channel. A database
-// out of reach gives an error wrapping upstreams.ErrUnavailable.
-func (s *Store) BroadcastHealth(ctx context.Context, m upstreams.HealthMark) error {
-	if err := s.usable(); err != nil {
-		return err
-	}
-	payload, err := json.Marshal(notification{Node: s.node, Health: &m})
-	if err != nil {
-		return err
-	}
-	// repeating the NOTIFY is harmless: a mark is idempotent
-	err = s.retry(ctx, func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, s.names.channel, string(payload))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("broadcasting a health mark: %w", classify(ctx, err))
-	}
-	return nil
 }
 
 // Subscribe calls onChange whenever the records may have changed: on a
@@ -224,202 +197,7 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) erro
 	}
 }
 
-// maxOwnWrites bounds the own versions remembered for skipping their
-// notifications; older ones are forgotten (their notification then causes
-// a harmless reload).
-const maxOwnWrites = 1024
-
-// ownWrites remembers the versions this Store is committing or committed,
-// until their notification arrives: the writer (the registry) applies an
-// acknowledged write to its memory when Apply returns, so it needs no
-// reload. A failed COMMIT is forgotten and makes every subscriber reload
-// instead. Only safe because the registry never puts an older load over
-// its own writes (see upstreams.Registry.Reload).
-type ownWrites struct {
-	mu       sync.Mutex
-	versions map[int64]struct{}
-	order    []int64 // oldest first
-}
-
-func (o *ownWrites) add(v int64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.order) == maxOwnWrites {
-		delete(o.versions, o.order[0])
-		o.order = o.order[1:]
-	}
-	o.versions[v] = struct{}{}
-	o.order = append(o.order, v)
-}
-
-// take reports whether v is an own version, and forgets it.
-func (o *ownWrites) take(v int64) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if _, ok := o.versions[v]; !ok {
-		return false
-	}
-	o.deleteLocked(v)
-	return true
-}
-
-// forget forgets v.
-func (o *ownWrites) forget(v int64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.deleteLocked(v)
-}
-
-func (o *ownWrites) deleteLocked(v int64) {
-	delete(o.versions, v)
-	if i := slices.Index(o.order, v); i >= 0 {
-		o.order = slices.Delete(o.order, i, i+1)
-	}
-}
-
-// dispatchers is the set of a Store's running subscriptions.
-type dispatchers struct {
-	mu  sync.Mutex
-	set map[*dispatcher]struct{}
-}
-
-func (ds *dispatchers) add(d *dispatcher) {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	if ds.set == nil {
-		ds.set = map[*dispatcher]struct{}{}
-	}
-	ds.set[d] = struct{}{}
-}
-
-func (ds *dispatchers) remove(d *dispatcher) {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	delete(ds.set, d)
-}
-
-// changed tells every subscription that version v (0: unknown) changed.
-func (ds *dispatchers) changed(v int64) {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	for d := range ds.set {
-		d.changed(v)
-	}
-}
-
 // jitter spreads d by ±20% so that nodes do not reconnect in lockstep.
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
-}
-
-// dispatcher calls onChange and onMark on its own goroutine, coalescing
-// change requests.
-type dispatcher struct {
-	onChange func()
-	onMark   func(upstreams.HealthMark) // nil: marks are dropped
-	kick     chan struct{}              // capacity 1: one wake-up pending at most
-
-	mu        sync.Mutex
-	pending   bool                   // an onChange call is due
-	marks     []upstreams.HealthMark // marks to deliver, oldest first
-	gen       uint64                 // bumped by reset
-	notified  int64                  // highest version notified
-	delivered int64                  // highest version an onChange call has covered
-}
-
-// changed records a notification of version v (0 if unknown).
-func (d *dispatcher) changed(v int64) {
-	d.mu.Lock()
-	if v > 0 && v <= d.delivered {
-		d.mu.Unlock()
-		return
-	}
-	d.notified = max(d.notified, v)
-	d.mu.Unlock()
-	d.trigger()
-}
-
-// reset forgets versions, after a reconnection: the database may have
-// been replaced (restored from a backup) with a lower version.
-func (d *dispatcher) reset() {
-	d.mu.Lock()
-	d.gen++
-	d.notified, d.delivered = 0, 0
-	d.mu.Unlock()
-}
-
-// trigger asks for an onChange call without waiting for it.
-func (d *dispatcher) trigger() {
-	d.mu.Lock()
-	d.pending = true
-	d.mu.Unlock()
-	d.wake()
-}
-
-// marked queues a health mark for onMark.
-func (d *dispatcher) marked(m upstreams.HealthMark) {
-	if d.onMark == nil {
-		return
-	}
-	d.mu.Lock()
-	if len(d.marks) == maxPendingMarks {
-		d.marks = d.marks[1:]
-	}
-	d.marks = append(d.marks, m)
-	d.mu.Unlock()
-	d.wake()
-}
-
-// wake makes run look for work without waiting for it.
-func (d *dispatcher) wake() {
-	select {
-	case d.kick <- struct{}{}:
-	default: // one is pending already; it will see this change too
-	}
-}
-
-// run calls onChange once per trigger (coalesced), then delivers the
-// marks that arrived before it, until ctx is done.
-func (d *dispatcher) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.kick:
-		}
-		// Every version notified so far was committed before its
-		// notification arrived, so before the onChange below starts.
-		d.mu.Lock()
-		gen, covered, change, marks := d.gen, d.notified, d.pending, d.marks
-		d.pending, d.marks = false, nil
-		d.mu.Unlock()
-		if change {
-			d.onChange()
-			d.mu.Lock()
-			if d.gen == gen {
-				d.delivered = max(d.delivered, covered)
-			}
-			d.mu.Unlock()
-		}
-		for _, m := range marks {
-			d.onMark(m)
-		}
-	}
-}
-
-// resync triggers onChange every interval until ctx is done.
-func (d *dispatcher) resync(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.trigger()
-		}
-	}
 }
