@@ -107,6 +107,9 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		if got := n.targets("u"); !slices.Equal(got, before) {
 			t.Fatalf("node %s lists %v with the database down, want %v", n.name, got, before)
 		}
+		if n.databaseReachable() {
+			t.Fatalf("node %s: GET /status says the database is reachable while it is down", n.name)
+		}
 		var u struct {
 			Name string `json:"name"`
 		}
@@ -157,6 +160,9 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		if got := n.targets("u"); !slices.Equal(got, after) {
 			t.Fatalf("node %s lists %v, want %v", n.name, got, after)
 		}
+		if !n.databaseReachable() {
+			t.Fatalf("node %s: GET /status says the database is unreachable after the restart", n.name)
+		}
 		if status, _ := n.call("GET", "/upstreams/other", nil); status != 404 {
 			t.Fatalf("node %s: the upstream refused with the database down exists (%d)", n.name, status)
 		}
@@ -164,6 +170,20 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	if got := cl.dbTargets(t); !slices.Equal(got, after) {
 		t.Fatalf("the database holds %v, want %v", got, after)
 	}
+}
+
+// databaseReachable is database.reachable of the node's GET /status.
+func (n *node) databaseReachable() bool {
+	n.t.Helper()
+	var st struct {
+		Database struct {
+			Reachable bool `json:"reachable"`
+		} `json:"database"`
+	}
+	if err := json.Unmarshal(n.must(200, "GET", "/status", nil), &st); err != nil {
+		n.t.Fatal(err)
+	}
+	return st.Database.Reachable
 }
 
 // checkDatabaseError fails the test unless a write answered Kong's 503
