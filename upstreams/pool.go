@@ -248,3 +248,41 @@ func (p *Pool) AvailableWeight() (available, total int) {
 	}
 	return available, total
 }
+
+// HostName is the name Kong would send as Host (and SNI) to address a:
+// the upstream's host_header when set, else the SRV entry's target name
+// when use_srv_name is on and a came from an SRV answer, else the target's
+// hostname (its IP for an IP target).
+func (p *Pool) HostName(a *Address) string {
+	if p.Upstream.HostHeader != nil {
+		return *p.Upstream.HostHeader
+	}
+	return hostName(p.Upstream, a)
+}
+
+// hostName is the name of address a as its upstream sees it: the SRV
+// entry's target name when use_srv_name is on and a came from an SRV
+// answer, else the target's hostname (its IP for an IP target).
+func hostName(u *Upstream, a *Address) string {
+	if a.SRV && u.UseSRVName {
+		return a.Name
+	}
+	if host, _, ok := schema.ParseTarget(a.Target.Target); ok {
+		return host
+	}
+	return a.Host
+}
+
+// SRVHost returns the Host header use_srv_name asks for on requests to a
+// ("name", or "name:port" unless the port is 80 or 443), and false when
+// the upstream does not ask for one (use_srv_name off, host_header set, or
+// a did not come from an SRV answer).
+func (p *Pool) SRVHost(a *Address) (string, bool) {
+	if !p.Upstream.UseSRVName || !a.SRV || p.Upstream.HostHeader != nil {
+		return "", false
+	}
+	if a.Port == 80 || a.Port == 443 {
+		return a.Name, true
+	}
+	return net.JoinHostPort(a.Name, strconv.Itoa(a.Port)), true
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -308,4 +309,55 @@ func watchers() int {
 	buf := make([]byte, 8<<20)
 	n := runtime.Stack(buf, true)
 	return strings.Count(string(buf[:n]), "upstreams.(*hostWatchers).run(")
+}
+
+// TestUseSRVNameSetsHost: with use_srv_name, `transport registry` sends
+// the SRV entry's target name as Host, and {upstreams.host} holds it for
+// header_up or tls_server_name.
+func TestUseSRVNameSetsHost(t *testing.T) {
+	srv := testdns.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Host)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go backend.Serve(ln)
+	t.Cleanup(func() { backend.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	srv.Set("_http._tcp.web.test", "SRV", "30 IN SRV 0 10 "+port+" web-1.web.test.")
+	srv.Set("web-1.web.test", "A", "30 IN A 127.0.0.2")
+
+	c := testcaddy.New(t)
+	c.Load(t, `{`+testcaddy.GlobalOptions+`
+	upstreams {
+		store bolt {DB}
+		resolver dns {DNS}
+		upstream web {
+			use_srv_name true
+			target _http._tcp.web.test
+		}
+	}
+}
+http://127.0.0.1:{HTTP} {
+	handle /auto {
+		reverse_proxy {
+			dynamic registry web
+			transport registry
+		}
+	}
+	handle /placeholder {
+		reverse_proxy {
+			dynamic registry web
+			header_up Host {upstreams.host}
+		}
+	}
+}`, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{DNS}", srv.Addr)
+	if _, host := c.Get(t, "/auto"); host != "web-1.web.test:"+port {
+		t.Fatalf("Host with transport registry = %q, want web-1.web.test:%s", host, port)
+	}
+	if _, host := c.Get(t, "/placeholder"); host != "web-1.web.test" {
+		t.Fatalf("Host from {upstreams.host} = %q, want web-1.web.test", host)
+	}
 }
