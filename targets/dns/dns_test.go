@@ -361,3 +361,51 @@ http://127.0.0.1:{HTTP} {
 		t.Fatalf("Host from {upstreams.host} = %q, want web-1.web.test", host)
 	}
 }
+
+// TestEachResolvedAddressHasItsOwnHealth: active checks probe every
+// resolved address; a dead one is taken out alone, and the manual
+// endpoints address one resolved address by ip:port.
+func TestEachResolvedAddressHasItsOwnHealth(t *testing.T) {
+	srv := testdns.Start(t)
+	_, port := backendsOnOnePort(t, "127.0.0.2", "127.0.0.3")
+	dead := testcaddy.StartBackendAt(t, "dead", fmt.Sprintf("127.0.0.4:%d", port))
+	dead.Close()
+	srv.Set("api.test", "A", "30 IN A 127.0.0.2", "30 IN A 127.0.0.3", "30 IN A 127.0.0.4")
+	c := startDNSProxy(t, srv, fmt.Sprintf("api.test:%d", port), `healthchecks {
+				active {
+					type tcp
+					healthy {
+						interval 0.1
+					}
+					unhealthy {
+						interval 0.1
+						tcp_failures 1
+					}
+				}
+			}`)
+	addressHealth := func() map[string]string {
+		out := map[string]string{}
+		for _, a := range health(t, c, "api")[0].Data.Addresses {
+			out[a.IP] = a.Health
+		}
+		return out
+	}
+	testcaddy.WaitFor(t, 5*time.Second, "the dead address to be UNHEALTHY", func() bool {
+		return addressHealth()["127.0.0.4"] == "UNHEALTHY"
+	})
+	if h := addressHealth(); h["127.0.0.2"] != "HEALTHY" || h["127.0.0.3"] != "HEALTHY" {
+		t.Fatalf("address health = %v, want the live ones HEALTHY", h)
+	}
+	status, body := c.Admin(t, "PUT", fmt.Sprintf("/kong/upstreams/api/targets/api.test:%d/127.0.0.3:%d/unhealthy", port, port), "", nil)
+	if status != 204 {
+		t.Fatalf("marking one resolved address unhealthy: %d %s", status, body)
+	}
+	for i := 0; i < 10; i++ {
+		if b := servedBy(t, c); b != "127.0.0.2" {
+			t.Fatalf("request %d went to %s, want the only healthy address", i, b)
+		}
+	}
+	if h := health(t, c, "api")[0]; h.Health != "HEALTHY" || h.Data.DNS != "A" {
+		t.Fatalf("target health = %+v, want HEALTHY (one address is)", h)
+	}
+}

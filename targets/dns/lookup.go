@@ -21,7 +21,8 @@ var errNoRecord = errors.New("no record")
 
 // Resolve implements targets.Resolver: an SRV query for names of the form
 // _service._proto.name, otherwise A, then AAAA when A has no record (the
-// order of Kong's DNS client). An SRV answer keeps only the entries with
+// order of Kong's DNS client); names in the hosts file are answered from
+// it. An SRV answer keeps only the entries with
 // the lowest priority; each entry's target name is resolved from the
 // answer's additional section, else by A then AAAA queries.
 func (r *Resolver) Resolve(ctx context.Context, host string) (targets.Resolution, error) {
@@ -40,6 +41,10 @@ func isSRVName(host string) bool {
 // resolveIP resolves a name with an A query, then an AAAA query when the
 // A query found no address.
 func (r *Resolver) resolveIP(ctx context.Context, host string) (targets.Resolution, error) {
+	if res, ok := r.hosts.lookup(host); ok {
+		r.finish(&res)
+		return res, nil
+	}
 	var errs []string
 	for _, qtype := range []uint16{miekgdns.TypeA, miekgdns.TypeAAAA} {
 		msg, err := r.query(ctx, host, qtype)

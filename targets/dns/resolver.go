@@ -5,6 +5,7 @@
 package dns
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -49,6 +50,10 @@ type Resolver struct {
 	// asked and names are taken as absolute. When Addresses is set, the
 	// file is read only if ResolvConf is set explicitly.
 	ResolvConf string `json:"resolv_conf,omitempty"`
+	// HostsFile is consulted before DNS for A and AAAA names, as Kong's
+	// dns_hostsfile; it is read on every config load. Default /etc/hosts;
+	// "off" disables it.
+	HostsFile string `json:"hosts_file,omitempty"`
 	// Timeout bounds one query to one nameserver, and how long a write that
 	// adds a hostname target waits for its first lookup. Default 2s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
@@ -66,6 +71,7 @@ type Resolver struct {
 
 	servers []string
 	config  *miekgdns.ClientConfig
+	hosts   hostsTable
 	logger  *zap.Logger
 }
 
@@ -91,6 +97,15 @@ func (r *Resolver) Provision(ctx caddy.Context) error {
 	}
 	if r.MaxAddresses <= 0 {
 		r.MaxAddresses = DefaultMaxAddresses
+	}
+	r.hosts = hostsTable{}
+	if r.HostsFile != "off" {
+		path := cmp.Or(r.HostsFile, DefaultHostsFile)
+		hosts, err := readHostsFile(path)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", path, err)
+		}
+		r.hosts = hosts
 	}
 	r.config = &miekgdns.ClientConfig{Ndots: 1}
 	if len(r.Addresses) == 0 || r.ResolvConf != "" {
@@ -172,6 +187,7 @@ func (r *Resolver) clampTTL(ttl time.Duration) time.Duration {
 //	dns [<nameserver...>] {
 //		addresses <nameserver...>
 //		resolv_conf <path>
+//		hosts_file <path>|off
 //		timeout <duration>
 //		min_ttl <duration>
 //		max_ttl <duration>
@@ -192,6 +208,10 @@ func (r *Resolver) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			r.Addresses = append(r.Addresses, args...)
 		case "resolv_conf":
 			if !d.AllArgs(&r.ResolvConf) {
+				return d.ArgErr()
+			}
+		case "hosts_file":
+			if !d.AllArgs(&r.HostsFile) {
 				return d.ArgErr()
 			}
 		case "timeout", "min_ttl", "max_ttl", "error_retry":

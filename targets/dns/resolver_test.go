@@ -2,6 +2,8 @@ package dns
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +111,28 @@ func TestResolveFailures(t *testing.T) {
 	srv.Fail(miekgdns.RcodeServerFailure)
 	if _, err := r.Resolve(context.Background(), "many.test"); err == nil || !strings.Contains(err.Error(), "SERVFAIL") {
 		t.Fatalf("SERVFAIL: err = %v", err)
+	}
+}
+
+func TestHostsFileComesFirst(t *testing.T) {
+	srv := testdns.Start(t)
+	srv.Set("web.local", "A", "30 IN A 127.0.0.9")
+	path := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(path, []byte("# test\n127.0.0.5 web.local web\n::1 six.local # v6 only\nbad line\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t, srv, func(r *Resolver) { r.HostsFile = path })
+	if res := resolve(t, r, "WEB.local"); res.Type != targets.RecordA || len(res.Addresses) != 1 || res.Addresses[0].IP != "127.0.0.5" {
+		t.Fatalf("web.local = %+v, want 127.0.0.5 from the hosts file", res)
+	}
+	if res := resolve(t, r, "six.local"); res.Type != targets.RecordAAAA || res.Addresses[0].IP != "::1" {
+		t.Fatalf("six.local = %+v, want AAAA ::1 from the hosts file", res)
+	}
+	if srv.Queries("web.local", "A") != 0 {
+		t.Fatal("DNS was asked for a name of the hosts file")
+	}
+	off := newResolver(t, srv, func(r *Resolver) { r.HostsFile = "off" })
+	if res := resolve(t, off, "web.local"); res.Addresses[0].IP != "127.0.0.9" {
+		t.Fatalf("hosts_file off: %+v, want the DNS answer", res)
 	}
 }
