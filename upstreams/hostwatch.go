@@ -104,9 +104,13 @@ func (w *hostWatchers) enabled() bool { return w.resolver.Load() != nil }
 func (w *hostWatchers) sync(upstreamID string, hosts []string) map[string]*HostResolution {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	want := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		want[h] = true
+	}
 	cur := w.watches[upstreamID]
 	for host, hw := range cur {
-		if !slices.Contains(hosts, host) {
+		if !want[host] {
 			hw.cancel()
 			delete(cur, host)
 		}

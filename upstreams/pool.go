@@ -3,7 +3,6 @@ package upstreams
 import (
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -187,12 +186,15 @@ func resolvedAddress(t *Target, host string, port int, r targets.Resolved) *Addr
 // registry resolves.
 func hostnames(list []*Target) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, t := range list {
 		host, _, ok := schema.ParseTarget(t.Target)
-		if ok && !slices.Contains(out, host) {
-			if _, err := netip.ParseAddr(host); err != nil {
-				out = append(out, host)
-			}
+		if !ok || seen[host] {
+			continue
+		}
+		seen[host] = true
+		if _, err := netip.ParseAddr(host); err != nil {
+			out = append(out, host)
 		}
 	}
 	return out

@@ -80,8 +80,8 @@ func (r *Registry) Close() error {
 		r.cancel()
 		<-r.done
 	}
+	r.hosts.close() // first: a watcher's last pool publication may start probes
 	r.checker.close()
-	r.hosts.close()
 	return r.store.Close()
 }
 
