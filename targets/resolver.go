@@ -1,8 +1,3 @@
-// Package targets holds the contracts between the upstreams registry and
-// the modules that turn a target into balanced addresses: resolvers (DNS,
-// namespace upstreams.resolvers) and target sources. It has plain types
-// only and imports nothing of the registry, so a module implementing them
-// does not depend on the registry either.
 package targets
 
 import (

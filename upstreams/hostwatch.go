@@ -247,7 +247,12 @@ func (w *hostWatchers) lookup(ctx context.Context, host string, hw *hostWatch) l
 		}
 	}
 	hw.state.Store(next)
-	return lookupResult{after: after, changed: !sameResolution(prev, next)}
+	changed := !sameResolution(prev, next)
+	if changed && err == nil {
+		w.logger.Info("hostname resolved", zap.String("host", host), zap.String("type", next.Type),
+			zap.Int("addresses", len(next.Addresses)), zap.Duration("ttl", ans.TTL))
+	}
+	return lookupResult{after: after, changed: changed}
 }
 
 // sameResolution reports whether two states build the same pool and

@@ -192,6 +192,20 @@ func TestSRVWeightsSplitTraffic(t *testing.T) {
 			t.Fatalf("address %+v: weight %d, want the SRV weight %d", a, a.Weight, want)
 		}
 	}
+
+	// a target of weight 0 stays disabled whatever the SRV weights
+	status, body := c.Admin(t, "PATCH", "/kong/upstreams/api/targets/"+h[0].Target, "application/json", []byte(`{"weight":0}`))
+	if status != 200 {
+		t.Fatalf("PATCH weight 0: %d %s", status, body)
+	}
+	for _, a := range health(t, c, "api")[0].Data.Addresses {
+		if a.Weight != 0 {
+			t.Fatalf("address %+v of a weight-0 target has weight %d", a, a.Weight)
+		}
+	}
+	if status, _ := c.Get(t, "/x"); status != 503 {
+		t.Fatalf("weight-0 SRV target: status %d, want 503", status)
+	}
 }
 
 // TestLookupFailureKeepsLastGoodAddresses: SERVFAIL (then a dead server)
