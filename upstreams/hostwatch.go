@@ -24,8 +24,6 @@ type HostResolution struct {
 	Addresses []targets.Resolved
 	// Err is the latest lookup's error, nil when it succeeded.
 	Err error
-	// Expires is when the addresses are looked up again.
-	Expires time.Time
 }
 
 // DNSSource is the hostname's data.dns value in Kong's health output: the
@@ -33,7 +31,7 @@ type HostResolution struct {
 // the latest lookup when it failed, "unknown" before the first lookup.
 func (h *HostResolution) DNSSource() string {
 	switch {
-	case h.Err == errNotResolvedYet:
+	case errors.Is(h.Err, errNotResolvedYet):
 		return "unknown"
 	case h.Err != nil:
 		return h.Err.Error()
@@ -236,11 +234,11 @@ func (w *hostWatchers) lookup(ctx context.Context, host string, hw *hostWatch) l
 	if ctx.Err() != nil {
 		return lookupResult{}
 	}
-	next := &HostResolution{Type: ans.Type, Addresses: ans.Addresses, Expires: time.Now().Add(ans.TTL)}
+	next := &HostResolution{Type: ans.Type, Addresses: ans.Addresses}
 	after := ans.TTL
 	if err != nil {
 		after = res.RetryInterval()
-		next = &HostResolution{Type: prev.Type, Addresses: prev.Addresses, Err: err, Expires: time.Now().Add(after)}
+		next = &HostResolution{Type: prev.Type, Addresses: prev.Addresses, Err: err}
 		if prev.Err == nil || prev.Err.Error() != err.Error() {
 			w.logger.Warn("DNS lookup failed; keeping the last good addresses",
 				zap.String("host", host), zap.Int("addresses", len(prev.Addresses)), zap.Error(err))

@@ -244,6 +244,12 @@ func TestLookupFailureKeepsLastGoodAddresses(t *testing.T) {
 		t.Fatalf("with the DNS server down, request went to %s", b)
 	}
 	t.Logf("DNS server down: dns %q", health(t, c, "api")[0].Data.DNS)
+	// the same failure, retried every error_retry (100 ms), rebuilds nothing
+	pool := upstreams.ActiveRegistry().Pool("api")
+	time.Sleep(350 * time.Millisecond)
+	if upstreams.ActiveRegistry().Pool("api") != pool {
+		t.Fatal("repeating the same lookup failure republished the pool")
+	}
 
 	srv.Restart(t)
 	srv.Fail(miekgdns.RcodeSuccess)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	miekgdns "github.com/miekg/dns"
@@ -163,7 +165,7 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (*miekg
 		for _, server := range r.servers {
 			msg, err := r.exchange(ctx, fqdn, qtype, server)
 			if err != nil {
-				lastErr = fmt.Errorf("%s: %w", server, err)
+				lastErr = fmt.Errorf("%s: %s", server, exchangeError(err))
 				if ctx.Err() != nil {
 					return nil, lastErr
 				}
@@ -202,6 +204,22 @@ func (r *Resolver) exchange(ctx context.Context, fqdn string, qtype uint16, serv
 		msg, _, err = client.ExchangeContext(ctx, q, server)
 	}
 	return msg, err
+}
+
+// exchangeError describes a failed exchange without the ephemeral local
+// address, so the same failure reads the same on every retry.
+func exchangeError(err error) string {
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.As(err, &op):
+		return op.Err.Error()
+	}
+	return err.Error()
 }
 
 // addressOf returns the IP of an A or AAAA record.

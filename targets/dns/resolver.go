@@ -145,7 +145,7 @@ func (r *Resolver) Provision(ctx caddy.Context) error {
 // Validate checks the settings.
 func (r *Resolver) Validate() error {
 	if len(r.servers) == 0 {
-		return fmt.Errorf("dns resolver: no nameserver (none in addresses nor in %s)", r.ResolvConf)
+		return fmt.Errorf("dns resolver: no nameserver: none in addresses nor in %s", cmp.Or(r.ResolvConf, DefaultResolvConf))
 	}
 	if r.MaxTTL > 0 && r.MaxTTL < r.MinTTL {
 		return fmt.Errorf("dns resolver: max_ttl %s is below min_ttl %s", time.Duration(r.MaxTTL), time.Duration(r.MinTTL))
