@@ -159,12 +159,12 @@ func (r *Registry) publishLocked(id string) {
 	if u == nil {
 		return
 	}
-	targets := r.sortedTargetsLocked(id)
+	list := r.sortedTargetsLocked(id)
 	var resolved map[string]*HostResolution
 	if r.hosts.enabled() {
-		resolved = r.hosts.sync(id, hostnames(targets))
+		resolved = r.hosts.sync(id, hostnames(list))
 	}
-	p := newPool(u, targets, resolved, &r.states, r.version.Load())
+	p := newPool(u, list, resolved, &r.states, r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.checker.sync(p)
