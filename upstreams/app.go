@@ -71,8 +71,12 @@ var registries = caddy.NewUsagePool()
 // defaultStore is the store used when the config names none.
 var defaultStore = json.RawMessage(`{"module":"bolt"}`)
 
-// defaultResolver is the resolver used when the config names none.
-var defaultResolver = json.RawMessage(`{"module":"dns"}`)
+// DefaultResolver is the resolver config used when the app's config names
+// none: the dns module with the nameservers of /etc/resolv.conf. A program
+// embedding the app may replace it before loading a config; the project's
+// tests point it at a nameserver on 127.0.0.1 so that no test query leaves
+// the machine.
+var DefaultResolver = json.RawMessage(`{"module":"dns"}`)
 
 // Provision validates the declared upstreams and opens (or reuses) the
 // registry. It does not write to the store: declared upstreams are applied
@@ -86,7 +90,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.declared = declared
 	if len(a.ResolverRaw) == 0 {
-		a.ResolverRaw = defaultResolver
+		a.ResolverRaw = DefaultResolver
 	}
 	mod, err := ctx.LoadModule(a, "ResolverRaw")
 	if err != nil {
