@@ -40,6 +40,7 @@ type Registry struct {
 	writes  atomic.Uint64
 	checker *activeChecker
 	signals *healthSignals
+	hosts   *hostWatchers
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -54,6 +55,7 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	}
 	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
+	r.hosts = newHostWatchers(logger.Named("dns"), r.republish)
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -88,6 +90,7 @@ func (r *Registry) Close() error {
 		r.cancel()
 		<-r.done
 	}
+	r.hosts.close() // first: a watcher's last pool publication may start probes
 	r.checker.close()
 	return r.store.Close()
 }
@@ -112,6 +115,7 @@ const reloadAttempts = 5
 // loads again rather than put back the older state over the write, and
 // after a few such overlaps loads once with writes held off.
 func (r *Registry) Reload(ctx context.Context) error {
+	defer r.hosts.awaitFirstLookups()
 	for range reloadAttempts - 1 {
 		if swapped, err := r.reloadOnce(ctx); err != nil || swapped {
 			return err
@@ -194,6 +198,7 @@ func (r *Registry) swapLocked(snap *snapshot) {
 			if _, still := ups[id]; !still {
 				r.states.retain(id, nil)
 				r.checker.stop(id)
+				r.hosts.stop(id)
 			}
 		}
 	}
@@ -218,7 +223,12 @@ func (r *Registry) publishLocked(id string) {
 	if u == nil {
 		return
 	}
-	p := newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load())
+	list := r.sortedTargetsLocked(id)
+	var resolved map[string]*HostResolution
+	if r.hosts.enabled() {
+		resolved = r.hosts.sync(id, hostnames(list))
+	}
+	p := newPool(u, list, resolved, &r.states, r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.checker.sync(p)
@@ -457,6 +467,7 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	r.version.Add(1)
 	r.pools.Delete(u.Name)
 	r.checker.stop(u.ID)
+	r.hosts.stop(u.ID)
 	r.states.retain(u.ID, nil)
 	rrCounters.Delete(u.ID)
 	return nil
@@ -485,6 +496,7 @@ func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
 // (POST). The target string is normalised first; an existing target of the
 // same upstream is a 409.
 func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
+	defer r.hosts.awaitFirstLookups()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
@@ -524,6 +536,7 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 // PUT, which Kong treats the same way for targets). A missing target is a
 // 404: PUT never creates a target.
 func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey string, patch map[string]any) (*Target, error) {
+	defer r.hosts.awaitFirstLookups()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
