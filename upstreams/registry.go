@@ -124,11 +124,11 @@ func (r *Registry) Reload(ctx context.Context) error {
 	// Writes keep overlapping: load once more with writes held off.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	snap, err := r.load(ctx)
+	st, err := r.loadState(ctx)
 	if err != nil {
 		return err
 	}
-	r.swapLocked(snap)
+	r.installLocked(st)
 	return nil
 }
 
@@ -136,7 +136,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 // this node committed during the load (swapped is then false).
 func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
 	writesBefore := r.writes.Load()
-	snap, err := r.load(ctx)
+	st, err := r.loadState(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -145,67 +145,17 @@ func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
 	if r.writes.Load() != writesBefore {
 		return false, nil // writes take r.mu: none is half-done now
 	}
-	r.swapLocked(snap)
+	r.installLocked(st)
 	return true, nil
 }
 
-// snapshot is the registry's state as loaded from the store.
-type snapshot struct {
-	upstreams map[string]*Upstream          // by id
-	byName    map[string]string             // upstream name -> id
-	targets   map[string]map[string]*Target // upstream id -> target id -> target
-}
-
-// load reads and decodes every record of the store.
-func (r *Registry) load(ctx context.Context) (*snapshot, error) {
+// loadState reads and decodes every record of the store.
+func (r *Registry) loadState(ctx context.Context) (*registryState, error) {
 	recs, err := r.store.Load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading registry: %w", err)
 	}
-	ups, names, tgs := map[string]*Upstream{}, map[string]string{}, map[string]map[string]*Target{}
-	for _, rec := range recs {
-		switch rec.Kind {
-		case UpstreamSchema.Name:
-			u := new(Upstream)
-			if err := json.Unmarshal(rec.Data, u); err != nil {
-				return nil, fmt.Errorf("decoding upstream %s: %w", rec.ID, err)
-			}
-			ups[u.ID] = u
-			names[u.Name] = u.ID
-		case TargetSchema.Name:
-			t := new(Target)
-			if err := json.Unmarshal(rec.Data, t); err != nil {
-				return nil, fmt.Errorf("decoding target %s: %w", rec.ID, err)
-			}
-			if tgs[t.Upstream.ID] == nil {
-				tgs[t.Upstream.ID] = map[string]*Target{}
-			}
-			tgs[t.Upstream.ID][t.ID] = t
-		}
-	}
-	return &snapshot{upstreams: ups, byName: names, targets: tgs}, nil
-}
-
-// swapLocked replaces the state and republishes every pool. r.mu must be
-// held.
-func (r *Registry) swapLocked(snap *snapshot) {
-	oldNames := r.byName
-	ups, names := snap.upstreams, snap.byName
-	r.upstreams, r.byName, r.targets = ups, names, snap.targets
-	for name, id := range oldNames {
-		if names[name] != id {
-			r.pools.Delete(name)
-			if _, still := ups[id]; !still {
-				r.states.retain(id, nil)
-				r.checker.stop(id)
-				r.hosts.stop(id)
-			}
-		}
-	}
-	r.version.Add(1)
-	for id := range ups {
-		r.publishLocked(id)
-	}
+	return stateFromRecords(recs)
 }
 
 // Pool returns the published pool of the named upstream, or nil. It takes
