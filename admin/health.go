@@ -154,8 +154,9 @@ func dnsSource(pool *upstreams.Pool, host string) (source string, failed bool) {
 }
 
 // setTargetHealth serves PUT (and POST) .../targets/{t}[/{address}]/healthy|unhealthy:
-// it forces the state of the target's addresses on this node until health
-// checks change it or Caddy restarts (it is not persisted), as in Kong.
+// it forces the state of the target's addresses on every node sharing the
+// store, until health checks change it or Caddy restarts (it is not
+// persisted), as in Kong, which broadcasts the call as a cluster event.
 func setTargetHealth(healthy bool) handlerFunc {
 	return func(c *call) error {
 		u, ok := c.reg.Upstream(c.params[0])
@@ -181,7 +182,11 @@ func setTargetHealth(healthy bool) handlerFunc {
 			}
 			onlyHost, onlyPort = host, port
 		}
-		if !c.reg.MarkTargetHealth(u.Name, t.ID, onlyHost, onlyPort, healthy) {
+		found, err := c.reg.SetTargetHealth(c.r.Context(), u.Name, t.ID, onlyHost, onlyPort, healthy)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return schema.NotFoundPlain()
 		}
 		noContent(c.w)

@@ -2,8 +2,12 @@ package upstreams
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
@@ -74,8 +78,24 @@ func parseDeclared(list []DeclaredUpstream) ([]declaredUpstream, error) {
 
 // ApplyDeclared upserts config-declared upstreams and targets. Unchanged
 // entities are not rewritten, so a reload that changes nothing writes
-// nothing.
+// nothing. On a store shared by several nodes, a node started together
+// with another from the same config may find a declared name taken in the
+// store by an entity it has not heard of yet: it then reloads and applies
+// the declarations again, on top of what the other node wrote.
 func (r *Registry) ApplyDeclared(ctx context.Context, list []declaredUpstream) error {
+	err := r.applyDeclaredOnce(ctx, list)
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Status != http.StatusConflict {
+		return err
+	}
+	r.logger.Info("a declared entity was just written by another node; catching up and applying the declarations again", zap.Error(err))
+	if rerr := r.Reload(ctx); rerr != nil {
+		return err
+	}
+	return r.applyDeclaredOnce(ctx, list)
+}
+
+func (r *Registry) applyDeclaredOnce(ctx context.Context, list []declaredUpstream) error {
 	for _, d := range list {
 		cur, exists := r.Upstream(d.name)
 		if !exists || !sameDeclaredFields(&cur, d.fields) {

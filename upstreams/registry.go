@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ type Registry struct {
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates
 	version atomic.Uint64
+	// writes counts the batches this node has written to the store; a
+	// Reload whose Load overlapped one retries (see Reload).
+	writes  atomic.Uint64
 	checker *activeChecker
 	signals *healthSignals
 	hosts   *hostWatchers
@@ -61,11 +65,17 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 		r.done = make(chan struct{})
 		go func() {
 			defer close(r.done)
-			err := n.Subscribe(bg, func() {
+			onChange := func() {
 				if err := r.Reload(bg); err != nil && bg.Err() == nil {
 					r.logger.Warn("reloading the registry after a store change failed", zap.Error(err))
 				}
-			})
+			}
+			var err error
+			if hb, ok := store.(HealthBroadcaster); ok {
+				err = hb.SubscribeWithHealth(bg, onChange, r.applyHealthMark)
+			} else {
+				err = n.Subscribe(bg, onChange)
+			}
 			if err != nil && bg.Err() == nil {
 				r.logger.Error("store change subscription ended", zap.Error(err))
 			}
@@ -91,57 +101,61 @@ func (r *Registry) Destruct() error { return r.Close() }
 // Version is a counter bumped on every change the registry publishes.
 func (r *Registry) Version() uint64 { return r.version.Load() }
 
+// reloadAttempts bounds how often Reload loads: after reloadAttempts-1
+// loads that a write of this node overlapped, it loads holding writes off.
+const reloadAttempts = 5
+
 // Reload replaces the in-memory state with the store's records and
 // republishes every pool. It is how a node catches up with writes made by
 // other nodes.
+//
+// The store is read without holding the registry's lock, so reads and the
+// proxy never wait for the database. A write of this node that commits
+// while Reload is loading may be missing from what was loaded; Reload then
+// loads again rather than put back the older state over the write, and
+// after a few such overlaps loads once with writes held off.
 func (r *Registry) Reload(ctx context.Context) error {
 	defer r.hosts.awaitFirstLookups()
-	recs, err := r.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("loading registry: %w", err)
-	}
-	ups := map[string]*Upstream{}
-	names := map[string]string{}
-	tgs := map[string]map[string]*Target{}
-	for _, rec := range recs {
-		switch rec.Kind {
-		case UpstreamSchema.Name:
-			u := new(Upstream)
-			if err := json.Unmarshal(rec.Data, u); err != nil {
-				return fmt.Errorf("decoding upstream %s: %w", rec.ID, err)
-			}
-			ups[u.ID] = u
-			names[u.Name] = u.ID
-		case TargetSchema.Name:
-			t := new(Target)
-			if err := json.Unmarshal(rec.Data, t); err != nil {
-				return fmt.Errorf("decoding target %s: %w", rec.ID, err)
-			}
-			if tgs[t.Upstream.ID] == nil {
-				tgs[t.Upstream.ID] = map[string]*Target{}
-			}
-			tgs[t.Upstream.ID][t.ID] = t
+	for range reloadAttempts - 1 {
+		if swapped, err := r.reloadOnce(ctx); err != nil || swapped {
+			return err
 		}
+	}
+	// Writes keep overlapping: load once more with writes held off.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := r.loadState(ctx)
+	if err != nil {
+		return err
+	}
+	r.installLocked(st)
+	return nil
+}
+
+// reloadOnce loads the store and swaps the state in, unless a write of
+// this node committed during the load (swapped is then false).
+func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
+	writesBefore := r.writes.Load()
+	st, err := r.loadState(ctx)
+	if err != nil {
+		return false, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	oldNames := r.byName
-	r.upstreams, r.byName, r.targets = ups, names, tgs
-	for name, id := range oldNames {
-		if names[name] != id {
-			r.pools.Delete(name)
-			if _, still := ups[id]; !still {
-				r.states.retain(id, nil)
-				r.checker.stop(id)
-				r.hosts.stop(id)
-			}
-		}
+	if r.writes.Load() != writesBefore {
+		return false, nil // writes take r.mu: none is half-done now
 	}
-	r.version.Add(1)
-	for id := range ups {
-		r.publishLocked(id)
+	r.installLocked(st)
+	return true, nil
+}
+
+// loadState reads and decodes every record of the store.
+func (r *Registry) loadState(ctx context.Context) (*registryState, error) {
+	recs, err := r.store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading registry: %w", err)
 	}
-	return nil
+	return stateFromRecords(recs)
 }
 
 // Pool returns the published pool of the named upstream, or nil. It takes
@@ -565,19 +579,39 @@ func (r *Registry) targetIDTakenLocked(id string) bool {
 func (r *Registry) apply(ctx context.Context, b Batch) error {
 	err := r.store.Apply(ctx, b)
 	if err == nil {
+		r.writes.Add(1)
 		return nil
 	}
 	var ce *ConflictError
-	switch {
-	case errors.As(err, &ce):
-		return schema.UniqueViolation(map[string]any{"key": ce.Key})
-	case errors.Is(err, ErrUnavailable):
-		r.logger.Warn("registry write refused: store unavailable", zap.Error(err))
-		return schema.DatabaseError(http.StatusServiceUnavailable, "the registry's store is unavailable; try again later")
-	default:
-		r.logger.Error("registry write failed", zap.Error(err))
-		return schema.DatabaseError(http.StatusInternalServerError, "An unexpected error occurred")
+	if errors.As(err, &ce) {
+		return storeConflict(ce)
 	}
+	return r.storeError("registry write", err)
+}
+
+// storeConflict renders a unique key the store found taken (by another
+// node, after this node's own check passed) as that check would have.
+func storeConflict(ce *ConflictError) error {
+	switch ce.Kind {
+	case UpstreamSchema.Name:
+		return schema.UniqueViolation(map[string]any{"name": ce.Key})
+	case TargetSchema.Name:
+		if upstreamID, target, ok := strings.Cut(ce.Key, "|"); ok {
+			return schema.UniqueViolation(map[string]any{"target": target, "upstream": map[string]any{"id": upstreamID}})
+		}
+	}
+	return schema.UniqueViolation(map[string]any{"key": ce.Key})
+}
+
+// storeError maps a store failure other than a conflict to a Kong
+// database error: 503 when the store is out of reach, else 500.
+func (r *Registry) storeError(what string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		r.logger.Warn(what+" refused: store unavailable", zap.Error(err))
+		return schema.DatabaseError(http.StatusServiceUnavailable, "the registry's store is unavailable; try again later")
+	}
+	r.logger.Error(what+" failed", zap.Error(err))
+	return schema.DatabaseError(http.StatusInternalServerError, "An unexpected error occurred")
 }
 
 // ---- helpers ----
@@ -708,28 +742,4 @@ func (r *Registry) StoreReachable(ctx context.Context) bool {
 		return p.Ping(ctx) == nil
 	}
 	return true
-}
-
-// MarkTargetHealth is a manual healthy/unhealthy on this node: it forces
-// the state of the target's addresses (only host:port when host is not
-// empty), resets their counters and reports the transitions. It returns
-// false when no address matched. Nothing is persisted.
-func (r *Registry) MarkTargetHealth(upstreamName, targetID, host string, port int, healthy bool) bool {
-	pool := r.Pool(upstreamName)
-	if pool == nil {
-		return false
-	}
-	found := false
-	for _, a := range pool.Addresses {
-		if a.Target.ID != targetID || (host != "" && (a.Host != host || a.Port != port)) {
-			continue
-		}
-		found = true
-		was := a.State.Healthy()
-		a.State.ForceHealthy(healthy)
-		if was != healthy {
-			r.signals.changed(pool.Upstream, a, healthy, "manual")
-		}
-	}
-	return found
 }

@@ -186,8 +186,10 @@ const GlobalOptions = `
 `
 
 // Main is a TestMain body: it runs the package's tests with Caddy's
-// directories in a temporary directory (see Setup) and exits.
+// directories in a temporary directory (see Setup) and exits. In a child
+// process started by StartProcess it runs Caddy instead of the tests.
 func Main(m *testing.M) {
+	runChildIfAsked()
 	cleanup := Setup()
 	code := m.Run()
 	cleanup()
