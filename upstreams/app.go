@@ -32,19 +32,24 @@ type App struct {
 
 	// Upstreams declared in config, in Kong's declarative shape: the
 	// upstream's fields (name required, everything else defaulted as Kong
-	// does) plus an optional "targets" list of {"target", "weight", "tags"}.
+	// does) plus an optional "targets" list of {"target", "weight", "tags"},
+	// or instead of targets a "source": a module of namespace
+	// upstreams.sources ({"module": "kubernetes", ...}) that supplies the
+	// targets. "source" is config only: the Admin API never shows it.
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
 	registry *Registry
 	events   *eventSink
 	poolKey  string
 	declared []declaredUpstream
+	sources  []configuredSource
+	running  []*sourceRun
 	logger   *zap.Logger
 	ctx      caddy.Context
 }
 
 // DeclaredUpstream is an upstream object as written in config: Kong's
-// upstream fields plus "targets".
+// upstream fields plus "targets" or "source".
 type DeclaredUpstream map[string]any
 
 // CaddyModule returns the Caddy module information.
@@ -74,6 +79,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.declared = declared
+	for _, d := range declared {
+		if d.source == nil {
+			continue
+		}
+		cs, err := loadSource(ctx, d.name, d.source)
+		if err != nil {
+			return err
+		}
+		a.sources = append(a.sources, cs)
+	}
 
 	raw := a.StoreRaw
 	if len(raw) == 0 {
@@ -167,11 +182,14 @@ func openStore(ctx caddy.Context, raw json.RawMessage) (Store, error) {
 	return store, nil
 }
 
-// Start applies the declared upstreams and makes this app's registry the
-// one the Admin API serves.
+// Start applies the declared upstreams, starts their target sources and
+// makes this app's registry the one the Admin API serves.
 func (a *App) Start() error {
 	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
 		return fmt.Errorf("applying declared upstreams: %w", err)
+	}
+	for _, cs := range a.sources {
+		a.running = append(a.running, a.registry.startSource(cs, a.logger.Named("source")))
 	}
 	active.Store(a.registry)
 	a.logger.Info("upstreams registry ready",
@@ -180,8 +198,16 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop does nothing: the registry outlives config reloads.
-func (a *App) Stop() error { return nil }
+// Stop stops this config's target sources; the registry itself outlives
+// config reloads. A source's targets stay when the next config (started
+// before this one stops) declares a source for the same upstream.
+func (a *App) Stop() error {
+	for _, run := range a.running {
+		run.stop()
+	}
+	a.running = nil
+	return nil
+}
 
 // Cleanup releases this config's reference to the registry; the last
 // reference closes the store.
