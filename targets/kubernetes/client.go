@@ -24,7 +24,9 @@ type client interface {
 }
 
 // discoveryOnly is a client made of the discovery.k8s.io/v1 API alone.
-type discoveryOnly struct{ api *discoveryclient.DiscoveryV1Client }
+type discoveryOnly struct {
+	api *discoveryclient.DiscoveryV1Client
+}
 
 // DiscoveryV1 implements client.
 func (d discoveryOnly) DiscoveryV1() discoveryclient.DiscoveryV1Interface { return d.api }

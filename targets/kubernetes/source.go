@@ -12,9 +12,9 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/tools/cache"
-	"go.uber.org/zap"
 
 	"github.com/caddy-upstreams/caddy-upstreams/targets"
 )
