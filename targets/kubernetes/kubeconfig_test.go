@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -53,8 +55,8 @@ func startAPIServer(t *testing.T) *apiServer {
 }
 
 // kubeconfig writes a kubeconfig file pointing at the server, trusting
-// its certificate, with a bearer token.
-func (a *apiServer) kubeconfig() string {
+// its certificate, with a bearer token (the server takes "test-token").
+func (a *apiServer) kubeconfig(token string) string {
 	path := filepath.Join(a.t.TempDir(), "kubeconfig")
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.srv.Certificate().Raw})
 	cfg := fmt.Sprintf(`apiVersion: v1
@@ -64,12 +66,12 @@ clusters:
   cluster: {server: %q, certificate-authority-data: %s}
 users:
 - name: test
-  user: {token: test-token}
+  user: {token: %s}
 contexts:
 - name: test
   context: {cluster: test, user: test}
 current-context: test
-`, a.srv.URL, base64.StdEncoding.EncodeToString(ca))
+`, a.srv.URL, base64.StdEncoding.EncodeToString(ca), token)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		a.t.Fatal(err)
 	}
@@ -169,7 +171,7 @@ func TestKubeconfigClient(t *testing.T) {
 	api.put(k.slice("web-1", testService, ready(a)))
 	cd := testcaddy.New(t)
 	cd.Load(t, sourceConfig, "{DB}", filepath.Join(t.TempDir(), "registry.db"),
-		"{FIELDS}", "", "port http", "port http\n\t\t\t\tkubeconfig "+api.kubeconfig())
+		"{FIELDS}", "", "port http", "port http\n\t\t\t\tkubeconfig "+api.kubeconfig("test-token"))
 	waitTargets(t, time.Now(), want(100, a))
 
 	start := time.Now()
@@ -181,5 +183,39 @@ func TestKubeconfigClient(t *testing.T) {
 	proxy(t, cd, 4)
 	if a.Hits.Load() != 2 || b.Hits.Load() != 2 {
 		t.Fatalf("hits a=%d b=%d, want 2/2", a.Hits.Load(), b.Hits.Load())
+	}
+}
+
+// TestClientGoErrorsInCaddyLog points the source at an API server that
+// refuses its token: client-go's error reaches Caddy's log as a JSON
+// entry of the logger kubernetes.client-go, not klog's stderr lines.
+func TestClientGoErrorsInCaddyLog(t *testing.T) {
+	api := startAPIServer(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	cd := testcaddy.New(t)
+	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d","config":{"persist":false}},
+		"logging":{"logs":{"default":{"writer":{"output":"file","filename":%q},"level":"ERROR"}}},
+		"apps":{"upstreams":{"store":{"module":"bolt","path":%q},
+		"upstreams":[{"name":"web","source":{"module":"kubernetes","namespace":%q,"service":%q,"kubeconfig":%q}}]}}}`,
+		cd.AdminPort, logFile, filepath.Join(t.TempDir(), "r.db"), testNamespace, testService, api.kubeconfig("wrong-token"))
+	if err := caddy.Load([]byte(cfg), true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caddy.Stop() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		raw, _ := os.ReadFile(logFile)
+		for _, line := range strings.Split(string(raw), "\n") {
+			var entry map[string]any
+			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasPrefix(fmt.Sprint(entry["logger"]), "kubernetes.client-go") &&
+				strings.Contains(line, "provide credentials") {
+				t.Logf("logged: %s", line)
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no client-go error in Caddy's log:\n%s", raw)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
