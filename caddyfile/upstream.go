@@ -94,12 +94,13 @@ func parseTarget(d *caddyfile.Dispenser) (map[string]any, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "weight", "tags":
-			f, _ := upstreams.TargetSchema.Field(d.Val())
+			name := d.Val() // parseFieldValue moves the dispenser past it
+			f, _ := upstreams.TargetSchema.Field(name)
 			v, err := parseFieldValue(d, f)
 			if err != nil {
 				return nil, err
 			}
-			t[d.Val()] = v
+			t[name] = v
 		default:
 			return nil, d.Errf("unrecognized target field '%s'", d.Val())
 		}

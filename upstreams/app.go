@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/targets"
 )
 
 func init() {
@@ -30,6 +32,11 @@ type App struct {
 	// Default: {"module": "bolt"}, a bbolt file in Caddy's data directory.
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=upstreams.stores inline_key=module"`
 
+	// Resolver is the module resolving hostname targets (namespace
+	// upstreams.resolvers). Default: {"module": "dns"}, the nameservers of
+	// /etc/resolv.conf.
+	ResolverRaw json.RawMessage `json:"resolver,omitempty" caddy:"namespace=upstreams.resolvers inline_key=module"`
+
 	// Upstreams declared in config, in Kong's declarative shape: the
 	// upstream's fields (name required, everything else defaulted as Kong
 	// does) plus an optional "targets" list of {"target", "weight", "tags"},
@@ -39,6 +46,7 @@ type App struct {
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
 	registry *Registry
+	resolver targets.Resolver
 	events   *eventSink
 	poolKey  string
 	declared []declaredUpstream
@@ -68,6 +76,13 @@ var registries = caddy.NewUsagePool()
 // defaultStore is the store used when the config names none.
 var defaultStore = json.RawMessage(`{"module":"bolt"}`)
 
+// DefaultResolver is the resolver config used when the app's config names
+// none: the dns module with the nameservers of /etc/resolv.conf. A program
+// embedding the app may replace it before loading a config; the project's
+// tests point it at a nameserver on 127.0.0.1 so that no test query leaves
+// the machine.
+var DefaultResolver = json.RawMessage(`{"module":"dns"}`)
+
 // Provision validates the declared upstreams and opens (or reuses) the
 // registry. It does not write to the store: declared upstreams are applied
 // in Start, so `caddy validate` has no side effects beyond opening the store.
@@ -79,6 +94,18 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.declared = declared
+	if len(a.ResolverRaw) == 0 {
+		a.ResolverRaw = DefaultResolver
+	}
+	mod, err := ctx.LoadModule(a, "ResolverRaw")
+	if err != nil {
+		return fmt.Errorf("loading the hostname resolver: %w", err)
+	}
+	res, ok := mod.(targets.Resolver)
+	if !ok {
+		return fmt.Errorf("module %T is not a hostname resolver", mod)
+	}
+	a.resolver = res
 	for _, d := range declared {
 		if d.source == nil {
 			continue
@@ -185,6 +212,7 @@ func openStore(ctx caddy.Context, raw json.RawMessage) (Store, error) {
 // Start applies the declared upstreams, starts their target sources and
 // makes this app's registry the one the Admin API serves.
 func (a *App) Start() error {
+	a.registry.SetResolver(a.resolver)
 	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
 		return fmt.Errorf("applying declared upstreams: %w", err)
 	}

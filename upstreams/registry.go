@@ -37,6 +37,7 @@ type Registry struct {
 	version atomic.Uint64
 	checker *activeChecker
 	signals *healthSignals
+	hosts   *hostWatchers
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -51,6 +52,7 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	}
 	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
+	r.hosts = newHostWatchers(logger.Named("dns"), r.republish)
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -79,6 +81,7 @@ func (r *Registry) Close() error {
 		r.cancel()
 		<-r.done
 	}
+	r.hosts.close() // first: a watcher's last pool publication may start probes
 	r.checker.close()
 	return r.store.Close()
 }
@@ -93,6 +96,7 @@ func (r *Registry) Version() uint64 { return r.version.Load() }
 // republishes every pool. It is how a node catches up with writes made by
 // other nodes.
 func (r *Registry) Reload(ctx context.Context) error {
+	defer r.hosts.awaitFirstLookups()
 	recs, err := r.store.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("loading registry: %w", err)
@@ -130,6 +134,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 			if _, still := ups[id]; !still {
 				r.states.retain(id, nil)
 				r.checker.stop(id)
+				r.hosts.stop(id)
 			}
 		}
 	}
@@ -156,7 +161,12 @@ func (r *Registry) publishLocked(id string) {
 		return
 	}
 	r.refreshSourcedLocked(u)
-	p := newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load())
+	list := r.sortedTargetsLocked(id)
+	var resolved map[string]*HostResolution
+	if r.hosts.enabled() {
+		resolved = r.hosts.sync(id, hostnames(list))
+	}
+	p := newPool(u, list, resolved, &r.states, r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.checker.sync(p)
@@ -404,6 +414,7 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	r.version.Add(1)
 	r.pools.Delete(u.Name)
 	r.checker.stop(u.ID)
+	r.hosts.stop(u.ID)
 	r.states.retain(u.ID, nil)
 	rrCounters.Delete(u.ID)
 	return nil
@@ -432,6 +443,7 @@ func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
 // (POST). The target string is normalised first; an existing target of the
 // same upstream is a 409.
 func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
+	defer r.hosts.awaitFirstLookups()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
@@ -474,6 +486,7 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 // PUT, which Kong treats the same way for targets). A missing target is a
 // 404: PUT never creates a target.
 func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey string, patch map[string]any) (*Target, error) {
+	defer r.hosts.awaitFirstLookups()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
