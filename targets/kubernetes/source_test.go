@@ -192,8 +192,9 @@ func TestSourceTargetsInAdminAPI(t *testing.T) {
 	}
 }
 
-// TestSourceTargetsAreHealthChecked runs active checks on source targets:
-// a pod that stops answering leaves the rotation and shows UNHEALTHY.
+// TestSourceTargetsAreHealthChecked runs health checks on source targets:
+// a manual mark applies and active checks undo it, and a pod that stops
+// answering leaves the rotation and shows UNHEALTHY.
 func TestSourceTargetsAreHealthChecked(t *testing.T) {
 	k := newCluster(t)
 	a, b := k.pod("web-a", 2), k.pod("web-b", 3)
@@ -212,15 +213,20 @@ func TestSourceTargetsAreHealthChecked(t *testing.T) {
 	}
 }`, "\n", "\n\t\t\t"))
 	waitTargets(t, time.Now(), want(100, a, b))
+	// a manual mark is node-local health, not a write to the target: allowed
+	if status, body := cd.Admin(t, "PUT", "/kong/upstreams/web/targets/"+a.Addr+"/unhealthy", "", nil); status != http.StatusNoContent {
+		t.Fatalf("marking a source target unhealthy: %d %s", status, body)
+	}
+	if h := healthOf(t, cd, a.Addr); h != "UNHEALTHY" {
+		t.Fatalf("a is %s right after the manual mark", h)
+	}
+	marked := time.Now()
+	waitHealth(t, cd, a.Addr, "HEALTHY") // the active check brings it back
+	t.Logf("manually unhealthy pod back to HEALTHY after %v", time.Since(marked))
+
 	b.Close()
 	killed := time.Now()
-	deadline := killed.Add(5 * time.Second)
-	for healthOf(t, cd, b.Addr) != "UNHEALTHY" {
-		if time.Now().After(deadline) {
-			t.Fatalf("b still %s 5 s after it stopped", healthOf(t, cd, b.Addr))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHealth(t, cd, b.Addr, "UNHEALTHY")
 	t.Logf("stopped pod marked UNHEALTHY after %v", time.Since(killed))
 	before := a.Hits.Load()
 	proxy(t, cd, 10)
@@ -310,6 +316,19 @@ func healthOf(t *testing.T, c *testcaddy.Caddy, addr string) string {
 		}
 	}
 	return "absent"
+}
+
+// waitHealth waits (5 s at most) until the Admin API shows a target
+// address with the given health.
+func waitHealth(t *testing.T, c *testcaddy.Caddy, addr, health string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for got := healthOf(t, c, addr); got != health; got = healthOf(t, c, addr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %s, want %s", addr, got, health)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // sourceGoroutines counts the goroutines running a source or client-go's
