@@ -37,6 +37,9 @@ func init() {
 //			}
 //			target <host[:port]> [<weight>] [{ tags <tag...> }]
 //		}
+//		upstream <name> {
+//			source <module> { ... }    # targets from a source module
+//		}                              #   (upstreams.sources), e.g. kubernetes
 //	}
 //
 // The option may appear more than once; its blocks are merged.

@@ -39,7 +39,10 @@ type App struct {
 
 	// Upstreams declared in config, in Kong's declarative shape: the
 	// upstream's fields (name required, everything else defaulted as Kong
-	// does) plus an optional "targets" list of {"target", "weight", "tags"}.
+	// does) plus an optional "targets" list of {"target", "weight", "tags"},
+	// or instead of targets a "source": a module of namespace
+	// upstreams.sources ({"module": "kubernetes", ...}) that supplies the
+	// targets. "source" is config only: the Admin API never shows it.
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
 	registry *Registry
@@ -47,12 +50,14 @@ type App struct {
 	events   *eventSink
 	poolKey  string
 	declared []declaredUpstream
+	sources  []configuredSource
+	running  []*sourceRun
 	logger   *zap.Logger
 	ctx      caddy.Context
 }
 
 // DeclaredUpstream is an upstream object as written in config: Kong's
-// upstream fields plus "targets".
+// upstream fields plus "targets" or "source".
 type DeclaredUpstream map[string]any
 
 // CaddyModule returns the Caddy module information.
@@ -101,6 +106,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("module %T is not a hostname resolver", mod)
 	}
 	a.resolver = res
+	for _, d := range declared {
+		if d.source == nil {
+			continue
+		}
+		cs, err := loadSource(ctx, d.name, d.source)
+		if err != nil {
+			return err
+		}
+		a.sources = append(a.sources, cs)
+	}
 
 	raw := a.StoreRaw
 	if len(raw) == 0 {
@@ -194,12 +209,15 @@ func openStore(ctx caddy.Context, raw json.RawMessage) (Store, error) {
 	return store, nil
 }
 
-// Start applies the declared upstreams and makes this app's registry the
-// one the Admin API serves.
+// Start applies the declared upstreams, starts their target sources and
+// makes this app's registry the one the Admin API serves.
 func (a *App) Start() error {
 	a.registry.SetResolver(a.resolver)
 	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
 		return fmt.Errorf("applying declared upstreams: %w", err)
+	}
+	for _, cs := range a.sources {
+		a.running = append(a.running, a.registry.startSource(cs, a.logger.Named("source")))
 	}
 	active.Store(a.registry)
 	a.logger.Info("upstreams registry ready",
@@ -208,8 +226,16 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop does nothing: the registry outlives config reloads.
-func (a *App) Stop() error { return nil }
+// Stop stops this config's target sources; the registry itself outlives
+// config reloads. A source's targets stay when the next config (started
+// before this one stops) declares a source for the same upstream.
+func (a *App) Stop() error {
+	for _, run := range a.running {
+		run.stop()
+	}
+	a.running = nil
+	return nil
+}
 
 // Cleanup releases this config's reference to the registry; the last
 // reference closes the store.

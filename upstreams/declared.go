@@ -15,8 +15,9 @@ import (
 // declaredUpstream is a validated upstream from config, with its targets.
 type declaredUpstream struct {
 	name    string
-	fields  map[string]any // the upstream's fields as written (without targets)
+	fields  map[string]any // the upstream's fields as written (without targets and source)
 	targets []map[string]any
+	source  *declaredSource // nil when the targets are not from a source
 }
 
 // parseDeclared validates the upstreams declared in config with the same
@@ -41,6 +42,17 @@ func parseDeclared(list []DeclaredUpstream) ([]declaredUpstream, error) {
 				targets = append(targets, tm)
 			}
 			delete(fields, "targets")
+		}
+		var source *declaredSource
+		if s, ok := fields["source"]; ok {
+			if targets != nil {
+				return nil, fmt.Errorf("upstreams[%d]: \"targets\" and \"source\" cannot be combined: the source manages the upstream's targets", i)
+			}
+			var err error
+			if source, err = parseDeclaredSource(s); err != nil {
+				return nil, fmt.Errorf("upstreams[%d]: %w", i, err)
+			}
+			delete(fields, "source")
 		}
 		check := schema.Clone(fields).(map[string]any)
 		m, verr := UpstreamSchema.Process(check, schema.Insert)
@@ -71,7 +83,7 @@ func parseDeclared(list []DeclaredUpstream) ([]declaredUpstream, error) {
 			}
 			addrs[addr] = true
 		}
-		out = append(out, declaredUpstream{name: name, fields: fields, targets: targets})
+		out = append(out, declaredUpstream{name: name, fields: fields, targets: targets, source: source})
 	}
 	return out, nil
 }

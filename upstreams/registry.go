@@ -31,6 +31,7 @@ type Registry struct {
 	upstreams map[string]*Upstream          // by id
 	byName    map[string]string             // upstream name -> id
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
+	bindings  map[string]*sourceBinding     // upstream name -> its target source
 
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates
@@ -173,6 +174,7 @@ func (r *Registry) publishLocked(id string) {
 	if u == nil {
 		return
 	}
+	r.refreshSourcedLocked(u)
 	list := r.sortedTargetsLocked(id)
 	var resolved map[string]*HostResolution
 	if r.hosts.enabled() {
@@ -184,13 +186,16 @@ func (r *Registry) publishLocked(id string) {
 	r.checker.sync(p)
 }
 
-// sortedTargetsLocked returns an upstream's targets oldest first.
+// sortedTargetsLocked returns an upstream's targets, the store's and its
+// source's, oldest first.
 func (r *Registry) sortedTargetsLocked(upstreamID string) []*Target {
 	m := r.targets[upstreamID]
-	list := make([]*Target, 0, len(m))
+	sourced := r.sourcedTargetsLocked(upstreamID)
+	list := make([]*Target, 0, len(m)+len(sourced))
 	for _, t := range m {
 		list = append(list, t)
 	}
+	list = append(list, sourced...)
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].CreatedAt != list[j].CreatedAt {
 			return list[i].CreatedAt < list[j].CreatedAt
@@ -269,13 +274,19 @@ func (r *Registry) lookupUpstreamLocked(key string) *Upstream {
 func (r *Registry) lookupTargetLocked(upstreamID, key string) *Target {
 	m := r.targets[upstreamID]
 	if schema.IsUUID(key) {
-		return m[key]
+		if t := m[key]; t != nil {
+			return t
+		}
+		return r.lookupSourcedTargetLocked(upstreamID, key)
 	}
 	var found *Target
 	for _, t := range m {
 		if t.Target == key && (found == nil || t.CreatedAt > found.CreatedAt) {
 			found = t
 		}
+	}
+	if found == nil {
+		found = r.lookupSourcedTargetLocked(upstreamID, key)
 	}
 	return found
 }
@@ -453,6 +464,9 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 	if u == nil {
 		return nil, schema.NotFoundPlain()
 	}
+	if err := r.refuseSourcedCreate(u); err != nil {
+		return nil, err
+	}
 	in["upstream"] = map[string]any{"id": u.ID}
 	if s, ok := in["target"].(string); ok {
 		if norm, ok := schema.NormalizeTarget(s); ok {
@@ -497,6 +511,9 @@ func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey stri
 	if existing == nil {
 		return nil, schema.NotFoundPlain()
 	}
+	if err := r.refuseSourcedWrite(u, existing, "update"); err != nil {
+		return nil, err
+	}
 	delete(patch, "id")
 	patch["upstream"] = map[string]any{"id": u.ID}
 	if s, ok := patch["target"].(string); ok {
@@ -539,6 +556,9 @@ func (r *Registry) DeleteTarget(ctx context.Context, upstreamKey, targetKey stri
 	t := r.lookupTargetLocked(u.ID, targetKey)
 	if t == nil {
 		return schema.NotFoundPlain()
+	}
+	if err := r.refuseSourcedWrite(u, t, "remove"); err != nil {
+		return err
 	}
 	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: TargetSchema.Name, ID: t.ID}}}); err != nil {
 		return err
