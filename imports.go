@@ -8,6 +8,8 @@ package caddyupstreams
 import (
 	_ "github.com/caddy-upstreams/caddy-upstreams/admin"
 	_ "github.com/caddy-upstreams/caddy-upstreams/caddyfile"
+	_ "github.com/caddy-upstreams/caddy-upstreams/targets/dns"
+	_ "github.com/caddy-upstreams/caddy-upstreams/targets/kubernetes"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/pgstore"

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-upstreams/caddy-upstreams/targets"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
@@ -38,17 +39,18 @@ func getUpstreamHealth(c *call) error {
 		addrs, tw, ta := addressHealth(pool, t, enabled)
 		total, available = total+tw, available+ta
 		host, port, _ := schema.ParseTarget(t.Target)
+		dns, dnsFailed := dnsSource(pool, host)
 		data := map[string]any{
-			"host": host, "port": port, "dns": dnsKind(host), "nodeWeight": t.Weight,
+			"host": host, "port": port, "dns": dns, "nodeWeight": t.Weight,
 			"weight":    map[string]any{"total": tw, "available": ta, "unavailable": tw - ta},
 			"addresses": addrs,
 		}
 		entity := upstreams.EntityMap(t)
-		entity["health"] = targetHealth(addrs)
+		entity["health"] = targetHealth(addrs, dnsFailed)
 		entity["data"] = data
 		items[len(targets)-1-i] = entity
 		hosts = append(hosts, map[string]any{
-			"host": host, "port": port, "dns": dnsKind(host), "nodeWeight": t.Weight,
+			"host": host, "port": port, "dns": dns, "nodeWeight": t.Weight,
 			"weight": data["weight"], "addresses": booleanAddresses(addrs),
 		})
 	}
@@ -107,9 +109,11 @@ func addressHealth(pool *upstreams.Pool, t *upstreams.Target, enabled bool) (add
 }
 
 // targetHealth is HEALTHY if any address is, else UNHEALTHY if any is,
-// else HEALTHCHECKS_OFF; a target without addresses is a DNS_ERROR.
-func targetHealth(addrs []map[string]any) string {
-	if len(addrs) == 0 {
+// else HEALTHCHECKS_OFF; a target without addresses, or whose latest DNS
+// lookup failed (its last good addresses still take traffic), is a
+// DNS_ERROR.
+func targetHealth(addrs []map[string]any, dnsFailed bool) string {
+	if len(addrs) == 0 || dnsFailed {
 		return healthDNSError
 	}
 	result := healthOff
@@ -132,19 +136,27 @@ func booleanAddresses(addrs []map[string]any) []map[string]any {
 	return out
 }
 
-func dnsKind(host string) string {
+// dnsSource is a target host's data.dns (Kong's get_dns_source): "A" or
+// "AAAA" for an IP, the hostname's last record type or lookup error, or
+// "unknown"; failed reports that the latest lookup failed.
+func dnsSource(pool *upstreams.Pool, host string) (source string, failed bool) {
 	if addr, err := netip.ParseAddr(host); err == nil {
 		if addr.Is4() {
-			return "A"
+			return targets.RecordA, false
 		}
-		return "AAAA"
+		return targets.RecordAAAA, false
 	}
-	return "unknown"
+	if pool == nil || pool.Hosts[host] == nil {
+		return "unknown", false
+	}
+	hr := pool.Hosts[host]
+	return hr.DNSSource(), hr.Err != nil
 }
 
 // setTargetHealth serves PUT (and POST) .../targets/{t}[/{address}]/healthy|unhealthy:
-// it forces the state of the target's addresses on this node until health
-// checks change it or Caddy restarts (it is not persisted), as in Kong.
+// it forces the state of the target's addresses on every node sharing the
+// store, until health checks change it or Caddy restarts (it is not
+// persisted), as in Kong, which broadcasts the call as a cluster event.
 func setTargetHealth(healthy bool) handlerFunc {
 	return func(c *call) error {
 		u, ok := c.reg.Upstream(c.params[0])
@@ -170,7 +182,11 @@ func setTargetHealth(healthy bool) handlerFunc {
 			}
 			onlyHost, onlyPort = host, port
 		}
-		if !c.reg.MarkTargetHealth(u.Name, t.ID, onlyHost, onlyPort, healthy) {
+		found, err := c.reg.SetTargetHealth(c.r.Context(), u.Name, t.ID, onlyHost, onlyPort, healthy)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return schema.NotFoundPlain()
 		}
 		noContent(c.w)

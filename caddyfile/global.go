@@ -22,6 +22,7 @@ func init() {
 //
 //	upstreams {
 //		store <module> [<args...>] [{ ... }]
+//		resolver <module> [<args...>] [{ ... }]   # e.g. resolver dns 127.0.0.1:53
 //		upstream <name> {
 //			<field> <value...>          # any Kong upstream field, e.g.
 //			algorithm round-robin      #   algorithm, hash_on, slots,
@@ -36,6 +37,9 @@ func init() {
 //			}
 //			target <host[:port]> [<weight>] [{ tags <tag...> }]
 //		}
+//		upstream <name> {
+//			source <module> { ... }    # targets from a source module
+//		}                              #   (upstreams.sources), e.g. kubernetes
 //		declarative_config <kong.yaml|kong.json>
 //	}
 //
@@ -56,18 +60,13 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "store":
-			if app.StoreRaw != nil {
-				return nil, d.Err("store already specified")
-			}
-			if !d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			name := d.Val()
-			mod, err := caddyfile.UnmarshalModule(d, "upstreams.stores."+name)
-			if err != nil {
+			if err := parseModule(d, "upstreams.stores.", &app.StoreRaw); err != nil {
 				return nil, err
 			}
-			app.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", name, nil)
+		case "resolver":
+			if err := parseModule(d, "upstreams.resolvers.", &app.ResolverRaw); err != nil {
+				return nil, err
+			}
 		case "declarative_config":
 			if !d.NextArg() {
 				return nil, d.ArgErr()
@@ -87,4 +86,23 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 	}
 	return httpcaddyfile.App{Name: "upstreams", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// parseModule parses "<option> <module> [<args...>] [{ ... }]" into the
+// module's JSON object {"module": "<module>", ...} of the namespace.
+func parseModule(d *caddyfile.Dispenser, namespace string, raw *json.RawMessage) error {
+	option := d.Val()
+	if *raw != nil {
+		return d.Errf("%s already specified", option)
+	}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	name := d.Val()
+	mod, err := caddyfile.UnmarshalModule(d, namespace+name)
+	if err != nil {
+		return err
+	}
+	*raw = caddyconfig.JSONModuleObject(mod, "module", name, nil)
+	return nil
 }

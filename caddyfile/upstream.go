@@ -1,8 +1,10 @@
 package caddyfile
 
 import (
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-upstreams/caddy-upstreams/targets"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
@@ -17,7 +19,7 @@ func parseUpstream(d *caddyfile.Dispenser) (upstreams.DeclaredUpstream, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	var targets []any
+	var targetList []any
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		key := d.Val()
 		switch key {
@@ -26,7 +28,16 @@ func parseUpstream(d *caddyfile.Dispenser) (upstreams.DeclaredUpstream, error) {
 			if err != nil {
 				return nil, err
 			}
-			targets = append(targets, t)
+			targetList = append(targetList, t)
+		case "source":
+			if _, dup := u["source"]; dup {
+				return nil, d.Err("'source' specified twice")
+			}
+			src, err := parseSource(d)
+			if err != nil {
+				return nil, err
+			}
+			u["source"] = src
 		case "id", "created_at", "updated_at", "name":
 			return nil, d.Errf("'%s' cannot be set in an upstream block", key)
 		default:
@@ -44,10 +55,27 @@ func parseUpstream(d *caddyfile.Dispenser) (upstreams.DeclaredUpstream, error) {
 			u[key] = v
 		}
 	}
-	if targets != nil {
-		u["targets"] = targets
+	if targetList != nil {
+		if _, ok := u["source"]; ok {
+			return nil, d.Errf("upstream %v: 'target' and 'source' cannot be combined: the source manages the upstream's targets", u["name"])
+		}
+		u["targets"] = targetList
 	}
 	return u, nil
+}
+
+// parseSource parses "source <module> [<args...>] [{ ... }]" with the
+// Caddyfile unmarshaler of module upstreams.sources.<module>.
+func parseSource(d *caddyfile.Dispenser) (any, error) {
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	name := d.Val()
+	mod, err := caddyfile.UnmarshalModule(d, targets.SourceNamespace+"."+name)
+	if err != nil {
+		return nil, err
+	}
+	return caddyconfig.JSONModuleObject(mod, "module", name, nil), nil
 }
 
 // parseTarget parses "target <host[:port]> [<weight>] [{ tags <tag...> }]".
@@ -66,12 +94,13 @@ func parseTarget(d *caddyfile.Dispenser) (map[string]any, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "weight", "tags":
-			f, _ := upstreams.TargetSchema.Field(d.Val())
+			name := d.Val() // parseFieldValue moves the dispenser past it
+			f, _ := upstreams.TargetSchema.Field(name)
 			v, err := parseFieldValue(d, f)
 			if err != nil {
 				return nil, err
 			}
-			t[d.Val()] = v
+			t[name] = v
 		default:
 			return nil, d.Errf("unrecognized target field '%s'", d.Val())
 		}

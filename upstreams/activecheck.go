@@ -127,7 +127,7 @@ func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address, slots
 	cfg := u.Healthchecks.Active
 	limits := healthLimits{successes: cfg.Healthy.Successes, httpFailures: cfg.Unhealthy.HTTPFailures,
 		tcpFailures: cfg.Unhealthy.TCPFailures, timeouts: cfg.Unhealthy.Timeouts}
-	client := probeClient(cfg, a)
+	client := probeClient(cfg, hostName(u, a))
 	c.signals.watching(u, a)
 	defer c.signals.unwatched(u, a)
 	for {
@@ -212,12 +212,13 @@ func classifyDialError(err error) healthReport {
 }
 
 // probeHost is the Host header of probes: the upstream's host_header, else
-// the target's host (with its port unless it is the scheme's default).
+// the target's hostname or IP, or the SRV name with use_srv_name (with the
+// port unless it is the scheme's default).
 func probeHost(u *Upstream, a *Address) string {
 	if u.HostHeader != nil {
 		return *u.HostHeader
 	}
-	host := a.Host
+	host := hostName(u, a)
 	if (u.Healthchecks.Active.Type == "https" && a.Port == 443) || (u.Healthchecks.Active.Type == "http" && a.Port == 80) {
 		return hostForHeader(host)
 	}
@@ -234,9 +235,9 @@ func hostForHeader(h string) string {
 // probeClient builds the HTTP client of one address's probes: no
 // keep-alive (Kong sends HTTP/1.0 probes on fresh connections), the
 // configured timeout, and TLS with https_sni and https_verify_certificate.
-func probeClient(cfg ActiveHealthcheck, a *Address) *http.Client {
+func probeClient(cfg ActiveHealthcheck, host string) *http.Client {
 	timeout := time.Duration(cfg.Timeout * float64(time.Second))
-	sni := a.Host
+	sni := host
 	if cfg.HTTPSSNI != nil {
 		sni = *cfg.HTTPSSNI
 	}

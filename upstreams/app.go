@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/targets"
 )
 
 func init() {
@@ -30,9 +32,17 @@ type App struct {
 	// Default: {"module": "bolt"}, a bbolt file in Caddy's data directory.
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=upstreams.stores inline_key=module"`
 
+	// Resolver is the module resolving hostname targets (namespace
+	// upstreams.resolvers). Default: {"module": "dns"}, the nameservers of
+	// /etc/resolv.conf.
+	ResolverRaw json.RawMessage `json:"resolver,omitempty" caddy:"namespace=upstreams.resolvers inline_key=module"`
+
 	// Upstreams declared in config, in Kong's declarative shape: the
 	// upstream's fields (name required, everything else defaulted as Kong
-	// does) plus an optional "targets" list of {"target", "weight", "tags"}.
+	// does) plus an optional "targets" list of {"target", "weight", "tags"},
+	// or instead of targets a "source": a module of namespace
+	// upstreams.sources ({"module": "kubernetes", ...}) that supplies the
+	// targets. "source" is config only: the Admin API never shows it.
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
 	// DeclarativeConfig is the path of a Kong declarative configuration
@@ -46,15 +56,18 @@ type App struct {
 
 	registry *Registry
 	kongYAML *DeclarativeConfig
+	resolver targets.Resolver
 	events   *eventSink
 	poolKey  string
 	declared []declaredUpstream
+	sources  []configuredSource
+	running  []*sourceRun
 	logger   *zap.Logger
 	ctx      caddy.Context
 }
 
 // DeclaredUpstream is an upstream object as written in config: Kong's
-// upstream fields plus "targets".
+// upstream fields plus "targets" or "source".
 type DeclaredUpstream map[string]any
 
 // CaddyModule returns the Caddy module information.
@@ -73,6 +86,13 @@ var registries = caddy.NewUsagePool()
 // defaultStore is the store used when the config names none.
 var defaultStore = json.RawMessage(`{"module":"bolt"}`)
 
+// DefaultResolver is the resolver config used when the app's config names
+// none: the dns module with the nameservers of /etc/resolv.conf. A program
+// embedding the app may replace it before loading a config; the project's
+// tests point it at a nameserver on 127.0.0.1 so that no test query leaves
+// the machine.
+var DefaultResolver = json.RawMessage(`{"module":"dns"}`)
+
 // Provision validates the declared upstreams and opens (or reuses) the
 // registry. It does not write to the store: declared upstreams are applied
 // in Start, so `caddy validate` has no side effects beyond opening the store.
@@ -88,6 +108,28 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if a.kongYAML, err = LoadDeclarativeFile(a.DeclarativeConfig); err != nil {
 			return err
 		}
+	}
+	if len(a.ResolverRaw) == 0 {
+		a.ResolverRaw = DefaultResolver
+	}
+	mod, err := ctx.LoadModule(a, "ResolverRaw")
+	if err != nil {
+		return fmt.Errorf("loading the hostname resolver: %w", err)
+	}
+	res, ok := mod.(targets.Resolver)
+	if !ok {
+		return fmt.Errorf("module %T is not a hostname resolver", mod)
+	}
+	a.resolver = res
+	for _, d := range declared {
+		if d.source == nil {
+			continue
+		}
+		cs, err := loadSource(ctx, d.name, d.source)
+		if err != nil {
+			return err
+		}
+		a.sources = append(a.sources, cs)
 	}
 
 	raw := a.StoreRaw
@@ -182,9 +224,10 @@ func openStore(ctx caddy.Context, raw json.RawMessage) (Store, error) {
 	return store, nil
 }
 
-// Start applies the declared upstreams and makes this app's registry the
-// one the Admin API serves.
+// Start applies the declared upstreams, starts their target sources and
+// makes this app's registry the one the Admin API serves.
 func (a *App) Start() error {
+	a.registry.SetResolver(a.resolver)
 	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
 		return fmt.Errorf("applying declared upstreams: %w", err)
 	}
@@ -193,6 +236,9 @@ func (a *App) Start() error {
 			return fmt.Errorf("applying declarative_config %s: %w", a.DeclarativeConfig, err)
 		}
 	}
+	for _, cs := range a.sources {
+		a.running = append(a.running, a.registry.startSource(cs, a.logger.Named("source")))
+	}
 	active.Store(a.registry)
 	a.logger.Info("upstreams registry ready",
 		zap.Int("upstreams", len(a.registry.Upstreams())),
@@ -200,8 +246,16 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop does nothing: the registry outlives config reloads.
-func (a *App) Stop() error { return nil }
+// Stop stops this config's target sources; the registry itself outlives
+// config reloads. A source's targets stay when the next config (started
+// before this one stops) declares a source for the same upstream.
+func (a *App) Stop() error {
+	for _, run := range a.running {
+		run.stop()
+	}
+	a.running = nil
+	return nil
+}
 
 // Cleanup releases this config's reference to the registry; the last
 // reference closes the store.

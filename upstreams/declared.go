@@ -2,8 +2,12 @@ package upstreams
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
@@ -11,8 +15,9 @@ import (
 // declaredUpstream is a validated upstream from config, with its targets.
 type declaredUpstream struct {
 	name    string
-	fields  map[string]any // the upstream's fields as written (without targets)
+	fields  map[string]any // the upstream's fields as written (without targets and source)
 	targets []map[string]any
+	source  *declaredSource // nil when the targets are not from a source
 }
 
 // parseDeclared validates the upstreams declared in config with the same
@@ -37,6 +42,17 @@ func parseDeclared(list []DeclaredUpstream) ([]declaredUpstream, error) {
 				targets = append(targets, tm)
 			}
 			delete(fields, "targets")
+		}
+		var source *declaredSource
+		if s, ok := fields["source"]; ok {
+			if targets != nil {
+				return nil, fmt.Errorf("upstreams[%d]: \"targets\" and \"source\" cannot be combined: the source manages the upstream's targets", i)
+			}
+			var err error
+			if source, err = parseDeclaredSource(s); err != nil {
+				return nil, fmt.Errorf("upstreams[%d]: %w", i, err)
+			}
+			delete(fields, "source")
 		}
 		check := schema.Clone(fields).(map[string]any)
 		m, verr := UpstreamSchema.Process(check, schema.Insert)
@@ -67,15 +83,31 @@ func parseDeclared(list []DeclaredUpstream) ([]declaredUpstream, error) {
 			}
 			addrs[addr] = true
 		}
-		out = append(out, declaredUpstream{name: name, fields: fields, targets: targets})
+		out = append(out, declaredUpstream{name: name, fields: fields, targets: targets, source: source})
 	}
 	return out, nil
 }
 
 // ApplyDeclared upserts config-declared upstreams and targets. Unchanged
 // entities are not rewritten, so a reload that changes nothing writes
-// nothing.
+// nothing. On a store shared by several nodes, a node started together
+// with another from the same config may find a declared name taken in the
+// store by an entity it has not heard of yet: it then reloads and applies
+// the declarations again, on top of what the other node wrote.
 func (r *Registry) ApplyDeclared(ctx context.Context, list []declaredUpstream) error {
+	err := r.applyDeclaredOnce(ctx, list)
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Status != http.StatusConflict {
+		return err
+	}
+	r.logger.Info("a declared entity was just written by another node; catching up and applying the declarations again", zap.Error(err))
+	if rerr := r.Reload(ctx); rerr != nil {
+		return err
+	}
+	return r.applyDeclaredOnce(ctx, list)
+}
+
+func (r *Registry) applyDeclaredOnce(ctx context.Context, list []declaredUpstream) error {
 	for _, d := range list {
 		cur, exists := r.Upstream(d.name)
 		if !exists || !sameDeclaredFields(&cur, d.fields) {

@@ -2,10 +2,12 @@ package upstreams
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
+	"github.com/caddy-upstreams/caddy-upstreams/targets"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
@@ -22,6 +24,10 @@ type Pool struct {
 	Addresses []*Address
 	// Version is the registry version that published this pool.
 	Version uint64
+	// Hosts is the DNS state of the hostnames among the targets, by
+	// hostname, as the pool was built with; nil when hostnames are not
+	// resolved by the registry.
+	Hosts map[string]*HostResolution
 
 	balancer balancer
 	// passive are the passive health-check limits; zero when off.
@@ -40,6 +46,12 @@ type Address struct {
 	Port int
 	// Dial is the address reverse_proxy dials ("host:port", IPv6 bracketed).
 	Dial string
+	// Name is the hostname the address was resolved from ("" for an IP
+	// target): the SRV entry's target name for SRV answers, else the
+	// target's hostname.
+	Name string
+	// SRV reports whether the address came from an SRV answer.
+	SRV bool
 	// Weight is the address's share of traffic; 0 takes none.
 	Weight int
 	// State is the address's mutable runtime state, shared by every pool
@@ -120,25 +132,72 @@ func (as *addressStates) retain(upstreamID string, dials map[string]bool) {
 	}
 }
 
-// newPool builds a pool for u and its targets (in creation order).
-func newPool(u *Upstream, targets []*Target, states *addressStates, version uint64) *Pool {
-	p := &Pool{Upstream: u, Version: version, passive: passiveLimits(u.Healthchecks)}
+// newPool builds a pool for u and its targets (in creation order). A
+// target whose hostname is in resolved contributes one address per
+// resolved address; without an entry (no resolver), a hostname target is
+// one address dialled by name.
+func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution, states *addressStates, version uint64) *Pool {
+	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: passiveLimits(u.Healthchecks)}
 	used := make(map[string]bool, len(targets))
+	add := func(a *Address) {
+		a.Dial = net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+		a.State = states.get(u.ID, a.Dial)
+		used[a.Dial] = true
+		p.Addresses = append(p.Addresses, a)
+	}
 	for _, t := range targets {
 		host, port, ok := schema.ParseTarget(t.Target)
 		if !ok {
 			continue
 		}
-		dial := net.JoinHostPort(host, strconv.Itoa(port))
-		used[dial] = true
-		p.Addresses = append(p.Addresses, &Address{
-			Target: t, Host: host, Port: port, Dial: dial, Weight: t.Weight,
-			State: states.get(u.ID, dial),
-		})
+		hr, isName := resolved[host]
+		if !isName {
+			add(&Address{Target: t, Host: host, Port: port, Weight: t.Weight})
+			continue
+		}
+		for _, r := range hr.Addresses {
+			add(resolvedAddress(t, host, port, r))
+		}
 	}
 	states.retain(u.ID, used)
 	p.balancer = newBalancer(u, p.Addresses)
 	return p
+}
+
+// resolvedAddress is the address of target t (hostname host, port port)
+// for one resolved address. An SRV entry's port replaces the target's
+// unless it is 0, and its weight replaces the target's (Kong's rule),
+// except that a target of weight 0 stays disabled: all its addresses get 0.
+func resolvedAddress(t *Target, host string, port int, r targets.Resolved) *Address {
+	a := &Address{Target: t, Host: r.IP, Port: port, Weight: t.Weight, Name: host}
+	if r.Port > 0 {
+		a.Port = r.Port
+	}
+	if r.Weight > 0 && t.Weight > 0 {
+		a.Weight = r.Weight
+	}
+	if r.Name != "" {
+		a.Name, a.SRV = r.Name, true
+	}
+	return a
+}
+
+// hostnames returns the distinct hostnames among the targets, the ones the
+// registry resolves.
+func hostnames(list []*Target) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range list {
+		host, _, ok := schema.ParseTarget(t.Target)
+		if !ok || seen[host] {
+			continue
+		}
+		seen[host] = true
+		if _, err := netip.ParseAddr(host); err != nil {
+			out = append(out, host)
+		}
+	}
+	return out
 }
 
 // Pick chooses an available address for a request, skipping the addresses
@@ -190,4 +249,42 @@ func (p *Pool) AvailableWeight() (available, total int) {
 		}
 	}
 	return available, total
+}
+
+// HostName is the name Kong would send as Host (and SNI) to address a:
+// the upstream's host_header when set, else the SRV entry's target name
+// when use_srv_name is on and a came from an SRV answer, else the target's
+// hostname (its IP for an IP target).
+func (p *Pool) HostName(a *Address) string {
+	if p.Upstream.HostHeader != nil {
+		return *p.Upstream.HostHeader
+	}
+	return hostName(p.Upstream, a)
+}
+
+// hostName is the name of address a as its upstream sees it: the SRV
+// entry's target name when use_srv_name is on and a came from an SRV
+// answer, else the target's hostname (its IP for an IP target).
+func hostName(u *Upstream, a *Address) string {
+	if a.SRV && u.UseSRVName {
+		return a.Name
+	}
+	if host, _, ok := schema.ParseTarget(a.Target.Target); ok {
+		return host
+	}
+	return a.Host
+}
+
+// SRVHost returns the Host header use_srv_name asks for on requests to a
+// ("name", or "name:port" unless the port is 80 or 443), and false when
+// the upstream does not ask for one (use_srv_name off, host_header set, or
+// a did not come from an SRV answer).
+func (p *Pool) SRVHost(a *Address) (string, bool) {
+	if !p.Upstream.UseSRVName || !a.SRV || p.Upstream.HostHeader != nil {
+		return "", false
+	}
+	if a.Port == 80 || a.Port == 443 {
+		return a.Name, true
+	}
+	return net.JoinHostPort(a.Name, strconv.Itoa(a.Port)), true
 }

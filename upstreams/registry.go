@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ type Registry struct {
 	upstreams map[string]*Upstream          // by id
 	byName    map[string]string             // upstream name -> id
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
+	bindings  map[string]*sourceBinding     // upstream name -> its target source
 	services  namedIndex[*Service]
 	routes    namedIndex[*Route]
 
@@ -39,8 +41,12 @@ type Registry struct {
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates
 	version atomic.Uint64
+	// writes counts the batches this node has written to the store; a
+	// Reload whose Load overlapped one retries (see Reload).
+	writes  atomic.Uint64
 	checker *activeChecker
 	signals *healthSignals
+	hosts   *hostWatchers
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -57,6 +63,7 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
 	r.services, r.routes = newNamedIndex[*Service](), newNamedIndex[*Route]()
 	r.gateway.Store(emptyGateway())
+	r.hosts = newHostWatchers(logger.Named("dns"), r.republish)
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -66,11 +73,17 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 		r.done = make(chan struct{})
 		go func() {
 			defer close(r.done)
-			err := n.Subscribe(bg, func() {
+			onChange := func() {
 				if err := r.Reload(bg); err != nil && bg.Err() == nil {
 					r.logger.Warn("reloading the registry after a store change failed", zap.Error(err))
 				}
-			})
+			}
+			var err error
+			if hb, ok := store.(HealthBroadcaster); ok {
+				err = hb.SubscribeWithHealth(bg, onChange, r.applyHealthMark)
+			} else {
+				err = n.Subscribe(bg, onChange)
+			}
 			if err != nil && bg.Err() == nil {
 				r.logger.Error("store change subscription ended", zap.Error(err))
 			}
@@ -85,6 +98,7 @@ func (r *Registry) Close() error {
 		r.cancel()
 		<-r.done
 	}
+	r.hosts.close() // first: a watcher's last pool publication may start probes
 	r.checker.close()
 	return r.store.Close()
 }
@@ -95,22 +109,61 @@ func (r *Registry) Destruct() error { return r.Close() }
 // Version is a counter bumped on every change the registry publishes.
 func (r *Registry) Version() uint64 { return r.version.Load() }
 
+// reloadAttempts bounds how often Reload loads: after reloadAttempts-1
+// loads that a write of this node overlapped, it loads holding writes off.
+const reloadAttempts = 5
+
 // Reload replaces the in-memory state with the store's records and
 // republishes every pool. It is how a node catches up with writes made by
 // other nodes.
+//
+// The store is read without holding the registry's lock, so reads and the
+// proxy never wait for the database. A write of this node that commits
+// while Reload is loading may be missing from what was loaded; Reload then
+// loads again rather than put back the older state over the write, and
+// after a few such overlaps loads once with writes held off.
 func (r *Registry) Reload(ctx context.Context) error {
-	recs, err := r.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("loading registry: %w", err)
+	defer r.hosts.awaitFirstLookups()
+	for range reloadAttempts - 1 {
+		if swapped, err := r.reloadOnce(ctx); err != nil || swapped {
+			return err
+		}
 	}
-	st, err := stateFromRecords(recs)
+	// Writes keep overlapping: load once more with writes held off.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := r.loadState(ctx)
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.installLocked(st)
 	return nil
+}
+
+// reloadOnce loads the store and swaps the state in, unless a write of
+// this node committed during the load (swapped is then false).
+func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
+	writesBefore := r.writes.Load()
+	st, err := r.loadState(ctx)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.writes.Load() != writesBefore {
+		return false, nil // writes take r.mu: none is half-done now
+	}
+	r.installLocked(st)
+	return true, nil
+}
+
+// loadState reads and decodes every record of the store.
+func (r *Registry) loadState(ctx context.Context) (*registryState, error) {
+	recs, err := r.store.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading registry: %w", err)
+	}
+	return stateFromRecords(recs)
 }
 
 // Pool returns the published pool of the named upstream, or nil. It takes
@@ -128,19 +181,28 @@ func (r *Registry) publishLocked(id string) {
 	if u == nil {
 		return
 	}
-	p := newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load())
+	r.refreshSourcedLocked(u)
+	list := r.sortedTargetsLocked(id)
+	var resolved map[string]*HostResolution
+	if r.hosts.enabled() {
+		resolved = r.hosts.sync(id, hostnames(list))
+	}
+	p := newPool(u, list, resolved, &r.states, r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.checker.sync(p)
 }
 
-// sortedTargetsLocked returns an upstream's targets oldest first.
+// sortedTargetsLocked returns an upstream's targets, the store's and its
+// source's, oldest first.
 func (r *Registry) sortedTargetsLocked(upstreamID string) []*Target {
 	m := r.targets[upstreamID]
-	list := make([]*Target, 0, len(m))
+	sourced := r.sourcedTargetsLocked(upstreamID)
+	list := make([]*Target, 0, len(m)+len(sourced))
 	for _, t := range m {
 		list = append(list, t)
 	}
+	list = append(list, sourced...)
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].CreatedAt != list[j].CreatedAt {
 			return list[i].CreatedAt < list[j].CreatedAt
@@ -219,13 +281,19 @@ func (r *Registry) lookupUpstreamLocked(key string) *Upstream {
 func (r *Registry) lookupTargetLocked(upstreamID, key string) *Target {
 	m := r.targets[upstreamID]
 	if schema.IsUUID(key) {
-		return m[key]
+		if t := m[key]; t != nil {
+			return t
+		}
+		return r.lookupSourcedTargetLocked(upstreamID, key)
 	}
 	var found *Target
 	for _, t := range m {
 		if t.Target == key && (found == nil || t.CreatedAt > found.CreatedAt) {
 			found = t
 		}
+	}
+	if found == nil {
+		found = r.lookupSourcedTargetLocked(upstreamID, key)
 	}
 	return found
 }
@@ -367,6 +435,7 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	r.version.Add(1)
 	r.pools.Delete(u.Name)
 	r.checker.stop(u.ID)
+	r.hosts.stop(u.ID)
 	r.states.retain(u.ID, nil)
 	rrCounters.Delete(u.ID)
 	return nil
@@ -395,11 +464,15 @@ func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
 // (POST). The target string is normalised first; an existing target of the
 // same upstream is a 409.
 func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
+	defer r.hosts.awaitFirstLookups()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
 	if u == nil {
 		return nil, schema.NotFoundPlain()
+	}
+	if err := r.refuseSourcedCreate(u); err != nil {
+		return nil, err
 	}
 	in["upstream"] = map[string]any{"id": u.ID}
 	if s, ok := in["target"].(string); ok {
@@ -442,6 +515,7 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 // PUT, which Kong treats the same way for targets). A missing target is a
 // 404: PUT never creates a target.
 func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey string, patch map[string]any) (*Target, error) {
+	defer r.hosts.awaitFirstLookups()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
@@ -451,6 +525,9 @@ func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey stri
 	existing := r.lookupTargetLocked(u.ID, targetKey)
 	if existing == nil {
 		return nil, schema.NotFoundPlain()
+	}
+	if err := r.refuseSourcedWrite(u, existing, "update"); err != nil {
+		return nil, err
 	}
 	delete(patch, "id")
 	patch["upstream"] = map[string]any{"id": u.ID}
@@ -495,6 +572,9 @@ func (r *Registry) DeleteTarget(ctx context.Context, upstreamKey, targetKey stri
 	if t == nil {
 		return schema.NotFoundPlain()
 	}
+	if err := r.refuseSourcedWrite(u, t, "remove"); err != nil {
+		return err
+	}
 	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: TargetSchema.Name, ID: t.ID}}}); err != nil {
 		return err
 	}
@@ -534,19 +614,39 @@ func (r *Registry) targetIDTakenLocked(id string) bool {
 func (r *Registry) apply(ctx context.Context, b Batch) error {
 	err := r.store.Apply(ctx, b)
 	if err == nil {
+		r.writes.Add(1)
 		return nil
 	}
 	var ce *ConflictError
-	switch {
-	case errors.As(err, &ce):
-		return schema.UniqueViolation(map[string]any{"key": ce.Key})
-	case errors.Is(err, ErrUnavailable):
-		r.logger.Warn("registry write refused: store unavailable", zap.Error(err))
-		return schema.DatabaseError(http.StatusServiceUnavailable, "the registry's store is unavailable; try again later")
-	default:
-		r.logger.Error("registry write failed", zap.Error(err))
-		return schema.DatabaseError(http.StatusInternalServerError, "An unexpected error occurred")
+	if errors.As(err, &ce) {
+		return storeConflict(ce)
 	}
+	return r.storeError("registry write", err)
+}
+
+// storeConflict renders a unique key the store found taken (by another
+// node, after this node's own check passed) as that check would have.
+func storeConflict(ce *ConflictError) error {
+	switch ce.Kind {
+	case UpstreamSchema.Name:
+		return schema.UniqueViolation(map[string]any{"name": ce.Key})
+	case TargetSchema.Name:
+		if upstreamID, target, ok := strings.Cut(ce.Key, "|"); ok {
+			return schema.UniqueViolation(map[string]any{"target": target, "upstream": map[string]any{"id": upstreamID}})
+		}
+	}
+	return schema.UniqueViolation(map[string]any{"key": ce.Key})
+}
+
+// storeError maps a store failure other than a conflict to a Kong
+// database error: 503 when the store is out of reach, else 500.
+func (r *Registry) storeError(what string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		r.logger.Warn(what+" refused: store unavailable", zap.Error(err))
+		return schema.DatabaseError(http.StatusServiceUnavailable, "the registry's store is unavailable; try again later")
+	}
+	r.logger.Error(what+" failed", zap.Error(err))
+	return schema.DatabaseError(http.StatusInternalServerError, "An unexpected error occurred")
 }
 
 // ---- helpers ----
@@ -677,28 +777,4 @@ func (r *Registry) StoreReachable(ctx context.Context) bool {
 		return p.Ping(ctx) == nil
 	}
 	return true
-}
-
-// MarkTargetHealth is a manual healthy/unhealthy on this node: it forces
-// the state of the target's addresses (only host:port when host is not
-// empty), resets their counters and reports the transitions. It returns
-// false when no address matched. Nothing is persisted.
-func (r *Registry) MarkTargetHealth(upstreamName, targetID, host string, port int, healthy bool) bool {
-	pool := r.Pool(upstreamName)
-	if pool == nil {
-		return false
-	}
-	found := false
-	for _, a := range pool.Addresses {
-		if a.Target.ID != targetID || (host != "" && (a.Host != host || a.Port != port)) {
-			continue
-		}
-		found = true
-		was := a.State.Healthy()
-		a.State.ForceHealthy(healthy)
-		if was != healthy {
-			r.signals.changed(pool.Upstream, a, healthy, "manual")
-		}
-	}
-	return found
 }

@@ -80,7 +80,8 @@ func unmarshalEntity[T any](data []byte) (*T, error) {
 }
 
 // installLocked makes st the registry's content: pools of upstreams that
-// are gone or renamed are withdrawn (their health checks stopped), every
+// are gone or renamed are withdrawn (their health checks and hostname
+// watchers stopped), every
 // pool and the gateway snapshot are republished. Per-address state of the
 // upstreams that remain survives. r.mu must be held.
 func (r *Registry) installLocked(st *registryState) {
@@ -93,6 +94,7 @@ func (r *Registry) installLocked(st *registryState) {
 			if _, still := st.upstreams[id]; !still {
 				r.states.retain(id, nil)
 				r.checker.stop(id)
+				r.hosts.stop(id)
 				rrCounters.Delete(id)
 			}
 		}

@@ -53,9 +53,40 @@ type Store interface {
 // ChangeNotifier is implemented by stores shared by several nodes. Subscribe
 // calls onChange (from any goroutine) whenever another writer may have
 // changed the store, and after a reconnect; the registry then reloads.
-// Subscribe returns when ctx is done.
+// It need not call it for the writes this store acknowledged: the registry
+// applied those to its memory when Apply returned. Subscribe returns when
+// ctx is done.
 type ChangeNotifier interface {
 	Subscribe(ctx context.Context, onChange func()) error
+}
+
+// HealthBroadcaster is implemented by stores shared by several nodes that
+// carry manual healthy/unhealthy calls to every node, as Kong broadcasts
+// them as cluster events. Health otherwise stays per node: only manual
+// marks travel.
+type HealthBroadcaster interface {
+	ChangeNotifier
+	// BroadcastHealth sends m to every other node subscribed to the store.
+	BroadcastHealth(ctx context.Context, m HealthMark) error
+	// SubscribeWithHealth is Subscribe that also calls onMark with each
+	// mark broadcast by another node, on the goroutine that calls
+	// onChange, after any onChange that was due when the mark arrived
+	// (so a mark for a target just created finds the target).
+	SubscribeWithHealth(ctx context.Context, onChange func(), onMark func(HealthMark)) error
+}
+
+// HealthMark is a manual healthy/unhealthy call, as broadcast to the other
+// nodes.
+type HealthMark struct {
+	// UpstreamID and TargetID name the target.
+	UpstreamID string `json:"upstream_id"`
+	TargetID   string `json:"target_id"`
+	// Host and Port restrict the mark to one address of the target
+	// (Host empty: every address).
+	Host string `json:"host,omitempty"`
+	Port int    `json:"port,omitempty"`
+	// Healthy is the state forced.
+	Healthy bool `json:"healthy"`
 }
 
 // ErrConflict is returned (wrapped) by Store.Apply when a unique key is taken.

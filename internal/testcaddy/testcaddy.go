@@ -4,6 +4,7 @@ package testcaddy
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard" // standard modules, as in cmd/caddy
 
 	_ "github.com/caddy-upstreams/caddy-upstreams" // all project modules
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
 // Setup points Caddy's data and config directories at a temporary
@@ -31,6 +33,10 @@ func Setup() (cleanup func()) {
 	os.Setenv("XDG_DATA_HOME", dir)
 	os.Setenv("XDG_CONFIG_HOME", dir)
 	os.MkdirAll(caddy.AppDataDir(), 0o700)
+	// hostname targets of tests that configure no resolver are looked up
+	// on loopback only (nothing answers there, so lookups fail at once),
+	// never at the machine's nameservers
+	upstreams.DefaultResolver = json.RawMessage(`{"module":"dns","addresses":["127.0.0.1:53"]}`)
 	return func() { os.RemoveAll(dir) }
 }
 
@@ -180,8 +186,10 @@ const GlobalOptions = `
 `
 
 // Main is a TestMain body: it runs the package's tests with Caddy's
-// directories in a temporary directory (see Setup) and exits.
+// directories in a temporary directory (see Setup) and exits. In a child
+// process started by StartProcess it runs Caddy instead of the tests.
 func Main(m *testing.M) {
+	runChildIfAsked()
 	cleanup := Setup()
 	code := m.Run()
 	cleanup()

@@ -6,16 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testpg"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
 // TestDeclarativeReplaceReachesOtherNodes: a POST /config on one node is
 // one database transaction, which the other node picks up whole.
 func TestDeclarativeReplaceReachesOtherNodes(t *testing.T) {
-	srv := startServer(t)
+	srv := testpg.StartServer(t)
 	ctx := context.Background()
-	a := newRegistry(t, openStore(t, srv.dsn(), "", time.Hour))
-	b := newRegistry(t, openStore(t, srv.dsn(), "", time.Hour))
+	a := newRegistry(t, openStore(t, srv.DSN(), "", time.Hour))
+	b := newRegistry(t, openStore(t, srv.DSN(), "", time.Hour))
 	if _, err := a.CreateService(ctx, map[string]any{"name": "runtime", "host": "r.test"}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
 // livenessInterval is how long the listening connection may stay silent
@@ -22,20 +24,28 @@ const (
 	// pingTimeout bounds the liveness ping.
 	pingTimeout = 5 * time.Second
 	// minBackoff and maxBackoff bound the wait between reconnect attempts.
+	// The cap is low so that a node is listening (and resynced) again
+	// within about 2 s of the database coming back; one connection attempt
+	// per node every 2 s costs the database nothing.
 	minBackoff = 200 * time.Millisecond
-	maxBackoff = 10 * time.Second
+	maxBackoff = 2 * time.Second
 )
 
-// notification is the NOTIFY payload Apply sends on commit.
+// notification is the NOTIFY payload: Apply sends one on commit, and
+// BroadcastHealth one with Health set.
 type notification struct {
-	// Version is the store version the write committed.
+	// Version is the store version the write committed (0 for a mark).
 	Version int64 `json:"version"`
 	// Node identifies the Store instance that wrote.
 	Node string `json:"node"`
+	// Health is a manual health mark to apply on every other node.
+	Health *upstreams.HealthMark `json:"health,omitempty"`
 }
 
 // Subscribe calls onChange whenever the records may have changed: on a
-// NOTIFY from any writer (this node's own writes included), after every
+// NOTIFY from any other writer (not for the writes this Store
+// acknowledged: its caller has them), when a COMMIT of this Store failed
+// (the batch may or may not have been applied), after every
 // (re)connection of its listening connection (the first one included), and
 // every ResyncInterval. It listens on a dedicated connection, reconnects
 // with backoff when the database goes away, and returns nil when ctx is
@@ -49,6 +59,14 @@ type notification struct {
 // an earlier call already covered (the call started after that version
 // was committed) is dropped.
 func (s *Store) Subscribe(ctx context.Context, onChange func()) error {
+	return s.SubscribeWithHealth(ctx, onChange, nil)
+}
+
+// SubscribeWithHealth is Subscribe that also calls onMark (if not nil),
+// on the goroutine that calls onChange, with each health mark another
+// node broadcast, after any onChange that was due when the mark arrived.
+// Marks this node broadcast are not delivered back to it.
+func (s *Store) SubscribeWithHealth(ctx context.Context, onChange func(), onMark func(upstreams.HealthMark)) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -72,7 +90,9 @@ func (s *Store) Subscribe(ctx context.Context, onChange func()) error {
 		}
 	}()
 
-	d := &dispatcher{onChange: onChange, kick: make(chan struct{}, 1)}
+	d := &dispatcher{onChange: onChange, onMark: onMark, kick: make(chan struct{}, 1)}
+	l.running.add(d)
+	defer l.running.remove(d)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); d.run(ctx) }()
@@ -157,7 +177,18 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) erro
 			var msg notification
 			if err := json.Unmarshal([]byte(n.Payload), &msg); err != nil {
 				s.logger.Debug("unexpected payload on the change channel", zap.String("payload", n.Payload))
-				msg.Version = 0 // unknown: reload anyway
+				msg = notification{} // unknown: reload anyway
+			}
+			if msg.Health != nil {
+				if msg.Node != s.node {
+					d.marked(*msg.Health)
+				}
+				continue
+			}
+			if msg.Node == s.node && s.own.take(msg.Version) {
+				// the caller of Apply has this write already
+				s.logger.Debug("own acknowledged write notified; no reload", zap.Int64("version", msg.Version))
+				continue
 			}
 			s.logger.Debug("registry change notified", zap.Int64("version", msg.Version),
 				zap.String("writer", msg.Node), zap.Bool("own_write", msg.Node == s.node))
@@ -169,83 +200,4 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, d *dispatcher) erro
 // jitter spreads d by ±20% so that nodes do not reconnect in lockstep.
 func jitter(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
-}
-
-// dispatcher calls onChange on its own goroutine, coalescing requests.
-type dispatcher struct {
-	onChange func()
-	kick     chan struct{} // capacity 1: one call pending at most
-
-	mu        sync.Mutex
-	gen       uint64 // bumped by reset
-	notified  int64  // highest version notified
-	delivered int64  // highest version an onChange call has covered
-}
-
-// changed records a notification of version v (0 if unknown).
-func (d *dispatcher) changed(v int64) {
-	d.mu.Lock()
-	if v > 0 && v <= d.delivered {
-		d.mu.Unlock()
-		return
-	}
-	d.notified = max(d.notified, v)
-	d.mu.Unlock()
-	d.trigger()
-}
-
-// reset forgets versions, after a reconnection: the database may have
-// been replaced (restored from a backup) with a lower version.
-func (d *dispatcher) reset() {
-	d.mu.Lock()
-	d.gen++
-	d.notified, d.delivered = 0, 0
-	d.mu.Unlock()
-}
-
-// trigger asks for an onChange call without waiting for it.
-func (d *dispatcher) trigger() {
-	select {
-	case d.kick <- struct{}{}:
-	default: // one is pending already; it will see this change too
-	}
-}
-
-// run calls onChange once per trigger (coalesced) until ctx is done.
-func (d *dispatcher) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.kick:
-		}
-		// Every version notified so far was committed before its
-		// notification arrived, so before the onChange below starts.
-		d.mu.Lock()
-		gen, covered := d.gen, d.notified
-		d.mu.Unlock()
-		d.onChange()
-		d.mu.Lock()
-		if d.gen == gen {
-			d.delivered = max(d.delivered, covered)
-		}
-		d.mu.Unlock()
-	}
-}
-
-// resync triggers onChange every interval until ctx is done.
-func (d *dispatcher) resync(ctx context.Context, interval time.Duration) {
-	if interval <= 0 {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.trigger()
-		}
-	}
 }

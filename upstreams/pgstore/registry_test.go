@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testpg"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
@@ -27,10 +28,10 @@ func newRegistry(t *testing.T, s *Store) *upstreams.Registry {
 // writes answer 503 and reads answer from memory; once it is back, both
 // recover without help.
 func TestTwoNodes(t *testing.T) {
-	srv := startServer(t)
+	srv := testpg.StartServer(t)
 	ctx := context.Background()
-	a := newRegistry(t, openStore(t, srv.dsn(), "", time.Hour))
-	b := newRegistry(t, openStore(t, srv.dsn(), "", time.Hour))
+	a := newRegistry(t, openStore(t, srv.DSN(), "", time.Hour))
+	b := newRegistry(t, openStore(t, srv.DSN(), "", time.Hour))
 
 	start := time.Now()
 	if _, err := a.CreateUpstream(ctx, map[string]any{"name": "svc"}); err != nil {
@@ -53,7 +54,7 @@ func TestTwoNodes(t *testing.T) {
 		t.Fatalf("duplicate name on node B: %v, want a 409", err)
 	}
 
-	srv.stop(t)
+	srv.Stop(t)
 	_, err = a.CreateUpstream(ctx, map[string]any{"name": "down"})
 	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable {
 		t.Fatalf("write with the database down: %v, want a 503", err)
@@ -62,7 +63,7 @@ func TestTwoNodes(t *testing.T) {
 		t.Fatalf("node B's reads with the database down: %v %v", tgs, ok)
 	}
 
-	srv.start(t)
+	srv.Start(t)
 	eventually(t, 20*time.Second, "writes to succeed again", func() bool {
 		_, err := a.CreateUpstream(ctx, map[string]any{"name": "back"})
 		return err == nil

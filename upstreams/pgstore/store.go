@@ -62,7 +62,8 @@ const (
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,29}$`)
 
 // Store keeps registry records in PostgreSQL. It implements
-// upstreams.Store and upstreams.ChangeNotifier.
+// upstreams.Store, upstreams.ChangeNotifier and upstreams.HealthBroadcaster
+// (manual health marks travel as NOTIFYs on the change channel).
 //
 // Tables (with the optional prefix): upstreams_records (one row per
 // record; primary key (kind, id); a unique index on (kind, key) where key
@@ -88,6 +89,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	names  names
 	node   string
+	own    *ownWrites // versions this store is committing or committed
 	logger *zap.Logger
 	life   *lifecycle // set by Open
 }
@@ -99,6 +101,7 @@ type lifecycle struct {
 	mu      sync.Mutex    // guards closed and subs.Add
 	closed  bool
 	subs    sync.WaitGroup
+	running dispatchers // of the running subscriptions
 }
 
 // CaddyModule returns the Caddy module information.
@@ -155,6 +158,7 @@ func (s *Store) open(ctx context.Context, dsn string) error {
 	}
 	s.names = newNames(s.TablePrefix)
 	s.node = uuid.NewString()
+	s.own = &ownWrites{versions: map[int64]struct{}{}}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg) // connects lazily
 	if err != nil {
@@ -353,7 +357,16 @@ func (s *Store) applyOnce(ctx context.Context, b upstreams.Batch) (committing bo
 	if err := results.Close(); err != nil {
 		return false, err
 	}
-	return true, tx.Commit(ctx)
+	// Remembered before COMMIT, so that its notification, which may
+	// arrive before Commit returns, is recognised.
+	s.own.add(version)
+	if err := tx.Commit(ctx); err != nil {
+		// It may have been applied after all: have the subscribers reload.
+		s.own.forget(version)
+		s.life.running.changed(0)
+		return true, err
+	}
+	return true, nil
 }
 
 // deleteSQL deletes a record and, recursively, the records whose parent
@@ -424,8 +437,9 @@ func (n names) sql(q string) string {
 
 // Interface guards
 var (
-	_ upstreams.Store          = (*Store)(nil)
-	_ upstreams.ChangeNotifier = (*Store)(nil)
-	_ caddy.Provisioner        = (*Store)(nil)
-	_ caddy.CleanerUpper       = (*Store)(nil)
+	_ upstreams.Store             = (*Store)(nil)
+	_ upstreams.ChangeNotifier    = (*Store)(nil)
+	_ upstreams.HealthBroadcaster = (*Store)(nil)
+	_ caddy.Provisioner           = (*Store)(nil)
+	_ caddy.CleanerUpper          = (*Store)(nil)
 )

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testpg"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/storetest"
 )
@@ -73,18 +74,18 @@ func subscribe(t *testing.T, s *Store, onChange func()) *atomic.Int64 {
 }
 
 func TestConformance(t *testing.T) {
-	dsn := testDSN(t)
+	dsn := testpg.DSN(t)
 	storetest.Run(t, func(t *testing.T) upstreams.Store {
-		prefix := uniquePrefix(t)
+		prefix := testpg.UniquePrefix(t)
 		dropTablesAtEnd(t, dsn, prefix)
 		return openStore(t, dsn, prefix, 0)
 	})
 }
 
 func TestMigrations(t *testing.T) {
-	dsn := testDSN(t)
+	dsn := testpg.DSN(t)
 	ctx := context.Background()
-	prefix := uniquePrefix(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	n := newNames(prefix)
 	conn := sqlConn(t, dsn)
@@ -147,8 +148,8 @@ func TestMigrations(t *testing.T) {
 
 // TestUniqueKeyIsEnforcedByTheDatabase writes behind the store's back.
 func TestUniqueKeyIsEnforcedByTheDatabase(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	s := openStore(t, dsn, prefix, 0)
 	put(t, s, rec("upstreams", "u1", "", "taken"))
@@ -162,8 +163,8 @@ func TestUniqueKeyIsEnforcedByTheDatabase(t *testing.T) {
 
 // TestVersionIsBumpedByEveryWrite checks the cursor other nodes rely on.
 func TestVersionIsBumpedByEveryWrite(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	s := openStore(t, dsn, prefix, 0)
 	conn := sqlConn(t, dsn)
@@ -196,8 +197,8 @@ func TestVersionIsBumpedByEveryWrite(t *testing.T) {
 // TestNotifyReachesAnotherNode: a write on A makes B's Subscribe call
 // onChange, and B then loads the record.
 func TestNotifyReachesAnotherNode(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	a := openStore(t, dsn, prefix, time.Hour)
 	b := openStore(t, dsn, prefix, time.Hour) // no resync during the test
@@ -229,8 +230,8 @@ func TestNotifyReachesAnotherNode(t *testing.T) {
 // TestSlowSubscriberCoalesces: while onChange is blocked, writes keep
 // being acknowledged and their notifications fold into one more call.
 func TestSlowSubscriberCoalesces(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	a := openStore(t, dsn, prefix, time.Hour)
 	b := openStore(t, dsn, prefix, time.Hour)
@@ -260,8 +261,8 @@ func TestSlowSubscriberCoalesces(t *testing.T) {
 // TestQuietListenerStaysUsable: after several silent liveness periods
 // (wait timed out, ping) the listening connection still delivers.
 func TestQuietListenerStaysUsable(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	old := livenessInterval
 	livenessInterval = 50 * time.Millisecond
@@ -279,8 +280,8 @@ func TestQuietListenerStaysUsable(t *testing.T) {
 }
 
 func TestResyncCallsPeriodically(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	s := openStore(t, dsn, prefix, 100*time.Millisecond)
 	calls := subscribe(t, s, nil)
@@ -288,8 +289,8 @@ func TestResyncCallsPeriodically(t *testing.T) {
 }
 
 func TestSubscribeEndsWhenStoreCloses(t *testing.T) {
-	dsn := testDSN(t)
-	prefix := uniquePrefix(t)
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	s := openStore(t, dsn, prefix, 0)
 	done := make(chan error, 1)
@@ -313,8 +314,8 @@ func TestSubscribeEndsWhenStoreCloses(t *testing.T) {
 // failover or an administrator would: writes go on (the dead pooled
 // connections are replaced) and the listener reconnects and calls onChange.
 func TestConnectionsKilled(t *testing.T) {
-	base := testDSN(t)
-	prefix := uniquePrefix(t)
+	base := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, base, prefix)
 	app := "pgstore-test-" + prefix
 	a := openStore(t, base, prefix, time.Hour)
@@ -322,7 +323,8 @@ func TestConnectionsKilled(t *testing.T) {
 	calls := subscribe(t, b, nil)
 	eventually(t, 5*time.Second, "the call after connecting", func() bool { return calls.Load() >= 1 })
 	put(t, b, rec("upstreams", "before", "", "before")) // the pool has a connection now
-	eventually(t, 5*time.Second, "the notification of B's own write", func() bool { return calls.Load() >= 2 })
+	put(t, a, rec("upstreams", "ping", "", "ping"))
+	eventually(t, 5*time.Second, "the notification of A's write", func() bool { return calls.Load() >= 2 })
 
 	conn := sqlConn(t, base)
 	var killed int
@@ -345,19 +347,42 @@ func TestConnectionsKilled(t *testing.T) {
 	}
 }
 
+// TestOwnAcknowledgedWritesAreNotNotified: a subscriber is not called for
+// the writes its own store acknowledged (the writer has them already),
+// only for the others'.
+func TestOwnAcknowledgedWritesAreNotNotified(t *testing.T) {
+	dsn := testpg.DSN(t)
+	prefix := testpg.UniquePrefix(t)
+	dropTablesAtEnd(t, dsn, prefix)
+	a := openStore(t, dsn, prefix, time.Hour)
+	b := openStore(t, dsn, prefix, time.Hour)
+	calls := subscribe(t, b, nil)
+	eventually(t, 5*time.Second, "the call after connecting", func() bool { return calls.Load() >= 1 })
+	const writes = 20
+	for i := range writes {
+		put(t, b, rec("upstreams", fmt.Sprintf("own%d", i), "", ""))
+	}
+	put(t, a, rec("upstreams", "other", "", ""))
+	eventually(t, 5*time.Second, "the notification of the other store's write", func() bool { return calls.Load() >= 2 })
+	time.Sleep(200 * time.Millisecond) // let any late notification arrive
+	if own := calls.Load() - 2; own != 0 {
+		t.Fatalf("%d calls for %d own acknowledged writes, want none", own, writes)
+	}
+}
+
 // TestDatabaseDown stops and restarts a server of the test's own: writes
 // and reads fail with ErrUnavailable while it is down; once it is back the
 // listener reconnects and calls onChange by itself, writes succeed, and
 // acknowledged writes are all there.
 func TestDatabaseDown(t *testing.T) {
-	srv := startServer(t)
-	a := openStore(t, srv.dsn(), "", time.Hour)
-	b := openStore(t, srv.dsn(), "", time.Hour)
+	srv := testpg.StartServer(t)
+	a := openStore(t, srv.DSN(), "", time.Hour)
+	b := openStore(t, srv.DSN(), "", time.Hour)
 	calls := subscribe(t, b, nil)
 	eventually(t, 5*time.Second, "the call after connecting", func() bool { return calls.Load() >= 1 })
 	put(t, a, rec("upstreams", "u1", "", "one"), rec("targets", "t1", "u1", "u1|a:1"))
 
-	srv.stop(t)
+	srv.Stop(t)
 	ctx := context.Background()
 	start := time.Now()
 	err := a.Apply(ctx, upstreams.Batch{Put: []upstreams.Record{rec("upstreams", "u2", "", "two")}})
@@ -374,7 +399,7 @@ func TestDatabaseDown(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let the listener notice and back off
 	before := calls.Load()
 
-	srv.start(t)
+	srv.Start(t)
 	eventually(t, 20*time.Second, "the listener to reconnect and call onChange", func() bool { return calls.Load() > before })
 	put(t, a, rec("upstreams", "u2", "", "two"))
 	for _, id := range []string{"u1", "u2"} {
@@ -389,9 +414,9 @@ func TestDatabaseDown(t *testing.T) {
 
 // TestProvision covers the Caddy side: placeholders in the DSN, defaults.
 func TestProvision(t *testing.T) {
-	dsn := testDSN(t)
+	dsn := testpg.DSN(t)
 	t.Setenv("PGSTORE_TEST_DSN", dsn)
-	prefix := uniquePrefix(t)
+	prefix := testpg.UniquePrefix(t)
 	dropTablesAtEnd(t, dsn, prefix)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()

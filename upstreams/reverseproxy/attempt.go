@@ -84,6 +84,19 @@ func (a *attempt) picked(pool *upstreams.Pool, addr *upstreams.Address) {
 	a.lastPool, a.lastAddress = pool, addr
 }
 
+// srvHost returns the Host header use_srv_name asks for on the current
+// attempt's round trip, if any.
+func (a *attempt) srvHost(req *http.Request) (string, bool) {
+	pool, addr := a.lastPool, a.lastAddress
+	if pool == nil || !pool.Upstream.UseSRVName {
+		return "", false
+	}
+	if di, ok := caddyrp.GetDialInfo(req.Context()); !ok || di.Address != addr.Dial {
+		return "", false
+	}
+	return pool.SRVHost(addr)
+}
+
 // reportRoundTrip hands the outcome of the current attempt's round trip to
 // its pool's passive health checks. Round trips that the client abandoned
 // say nothing about the address and are not reported, nor are round trips

@@ -54,6 +54,11 @@ func (s *Source) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// hostPlaceholder is the placeholder holding, for the attempt's address,
+// the Host name Kong would send (see upstreams.Pool.HostName), for
+// `header_up Host {upstreams.host}` or `tls_server_name {upstreams.host}`.
+const hostPlaceholder = "upstreams.host"
+
 // GetUpstreams returns the address chosen for this attempt.
 func (s *Source) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
 	name := s.Upstream
@@ -80,6 +85,9 @@ func (s *Source) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
 	}
 	a.pick.Tried(addr.Dial)
 	a.picked(pool, addr)
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set(hostPlaceholder, pool.HostName(addr))
+	}
 	if pool.TracksRequests() {
 		a.begin(r.Context(), pool, addr)
 	}

@@ -40,12 +40,20 @@ func (Transport) CaddyModule() caddy.ModuleInfo {
 }
 
 // RoundTrip proxies the request with Caddy's HTTP transport and reports
-// the outcome to the registry upstream the address was picked from.
+// the outcome to the registry upstream the address was picked from. For an
+// upstream with use_srv_name on, a request to an address from an SRV
+// answer carries the SRV entry's target name as Host, as in Kong.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.HTTPTransport.RoundTrip(req)
-	if a, ok := caddyhttp.GetVar(req.Context(), attemptVar).(*attempt); ok {
-		a.reportRoundTrip(req, res, err)
+	a, ok := caddyhttp.GetVar(req.Context(), attemptVar).(*attempt)
+	if !ok {
+		return t.HTTPTransport.RoundTrip(req)
 	}
+	if host, ok := a.srvHost(req); ok {
+		req = req.WithContext(req.Context()) // a shallow copy: the caller's request is not modified
+		req.Host = host
+	}
+	res, err := t.HTTPTransport.RoundTrip(req)
+	a.reportRoundTrip(req, res, err)
 	return res, err
 }
 

@@ -141,6 +141,13 @@ func DatabaseError(status int, msg string) *Error {
 	return &Error{Status: status, Code: CodeDatabaseError, Name: "database error", Message: msg}
 }
 
+// OperationUnsupported is code 12, which Kong answers with HTTP 405 and the
+// full error body (its DB-less mode refuses writes this way). The registry
+// uses it for writes to targets that a target source manages.
+func OperationUnsupported(msg string) *Error {
+	return &Error{Status: http.StatusMethodNotAllowed, Code: CodeOperationUnsupported, Name: "operation unsupported", Message: msg}
+}
+
 // LuaTable renders a JSON-shaped map the way Kong's messages print Lua
 // tables: {a="x",b={id="y"}}, keys sorted.
 func LuaTable(m map[string]any) string {

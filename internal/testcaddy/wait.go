@@ -1,0 +1,20 @@
+package testcaddy
+
+import (
+	"testing"
+	"time"
+)
+
+// WaitFor polls cond every 10 ms for at most limit and returns how long it
+// took; it fails the test when limit passes first.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
