@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/caddy-upstreams/caddy-upstreams/targets"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
@@ -182,5 +183,36 @@ func TestReplaceAndMergeDeclarative(t *testing.T) {
 	}
 	if g := reg.Gateway(); len(g.Services)+len(g.Routes) != 0 || len(reg.Upstreams()) != 0 || reg.Pool("upstream-example") != nil {
 		t.Fatal("an empty config left entities behind")
+	}
+}
+
+// TestDeclarativeTargetsOfSourcedUpstreamRefused: a config giving targets
+// to an upstream whose targets come from a target source is refused, as
+// the Admin API refuses creating them; without targets it replaces the
+// upstream and the source's targets follow the new one.
+func TestDeclarativeTargetsOfSourcedUpstreamRefused(t *testing.T) {
+	loadPushConfig(t, `{"module":"test_push","key":"declarative"}`)
+	sink := sinkFor(t, "declarative")
+	sink.Update([]targets.Endpoint{{Host: "127.0.0.1", Port: 8080, Weight: 100}})
+	reg := upstreams.ActiveRegistry()
+	ctx := context.Background()
+	withTargets, kerr := buildDoc(t, `{"_format_version":"3.0","upstreams":[{"name":"pushed","targets":[{"target":"10.0.0.1"}]}]}`, false)
+	if kerr != nil {
+		t.Fatal(kerr.Message)
+	}
+	for _, apply := range []func(context.Context, *upstreams.DeclarativeConfig) error{reg.ReplaceDeclarative, reg.MergeDeclarative} {
+		if e := kongErr(t, apply(ctx, withTargets)); e.Code != schema.CodeOperationUnsupported {
+			t.Fatalf("targets for a sourced upstream: %+v", e)
+		}
+	}
+	if got := pushedTargets(); got != "127.0.0.1:8080=100" {
+		t.Fatalf("a refused config changed the targets: %q", got)
+	}
+	bare, _ := buildDoc(t, `{"_format_version":"3.0","upstreams":[{"name":"pushed","slots":100}]}`, false)
+	if err := reg.ReplaceDeclarative(ctx, bare); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := reg.Upstream("pushed"); u.Slots != 100 || pushedTargets() != "127.0.0.1:8080=100" {
+		t.Fatalf("after replacing the sourced upstream: slots %d, targets %q", u.Slots, pushedTargets())
 	}
 }

@@ -51,6 +51,9 @@ func (cfg *DeclarativeConfig) records() ([]Record, error) {
 func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
+		return err
+	}
 	cfg = r.carryTimestampsLocked(cfg)
 	recs, err := cfg.records()
 	if err != nil {
@@ -79,6 +82,24 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 		return err
 	}
 	r.installLocked(st)
+	return nil
+}
+
+// refuseSourcedTargetsLocked refuses a config that gives targets to an
+// upstream whose targets come from a target source, as the Admin API
+// refuses creating them. r.mu must be held.
+func (r *Registry) refuseSourcedTargetsLocked(cfg *DeclarativeConfig) error {
+	byID := map[string]*Upstream{}
+	for _, u := range cfg.Upstreams {
+		byID[u.ID] = u
+	}
+	for _, t := range cfg.Targets {
+		if u := byID[t.Upstream.ID]; u != nil {
+			if err := r.refuseSourcedCreate(u); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -136,6 +157,9 @@ func carry[T any, P interface {
 func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
+		return err
+	}
 	st := r.stateCopyLocked()
 	var puts []Record
 	put := func(rec Record, err error) error {
