@@ -40,50 +40,39 @@ func CheckUTF8Name(v any) string {
 }
 
 // hostPort splits a host (name, IPv4 or IPv6, bracketed or not) from an
-// optional port. hasPort tells whether a port was written; ok is false
-// when the host is not a valid name or address, or the port is not a
-// number.
-func hostPort(s string) (host string, hasPort, ok bool) {
+// optional port. hasPort tells whether a port was written (a malformed
+// one counts); hostOK whether the host is a valid name or address.
+func hostPort(s string) (hasPort, hostOK bool) {
 	if HostType(s) == "ipv6" {
+		host := s
 		if strings.HasPrefix(s, "[") {
 			end := strings.IndexByte(s, ']')
 			if end < 0 {
-				return "", false, false
+				return false, false
 			}
-			host, rest := s[1:end], s[end+1:]
-			a, err := netip.ParseAddr(host)
-			if err != nil || !a.Is6() {
-				return "", false, false
-			}
-			if rest == "" {
-				return host, false, true
-			}
-			if !strings.HasPrefix(rest, ":") {
-				return "", false, false
-			}
-			_, err = strconv.Atoi(rest[1:])
-			return host, true, err == nil
+			host, hasPort = s[1:end], end+1 < len(s)
 		}
-		a, err := netip.ParseAddr(s)
-		return s, false, err == nil && a.Is6() && a.Zone() == ""
+		a, err := netip.ParseAddr(host)
+		return hasPort, err == nil && a.Is6() && a.Zone() == ""
 	}
 	h, port, ok := SplitHostPort(s)
+	hasPort = !ok || port >= 0
 	if !ok {
-		return h, true, false
+		h = s[:strings.LastIndexByte(s, ':')] // a port that is not a number
 	}
 	if HostType(h) == "ipv4" {
 		_, err := parseIPv4Lenient(h)
-		return h, port >= 0, err == nil
+		return hasPort, err == nil
 	}
-	return h, port >= 0, ValidHostname(h)
+	return hasPort, ValidHostname(h)
 }
 
 // CheckHost validates Kong's host typedef: a hostname or IP address
 // without a port.
 func CheckHost(v any) string {
 	s := v.(string)
-	_, hasPort, ok := hostPort(s)
-	if !ok && !hasPort {
+	hasPort, hostOK := hostPort(s)
+	if !hostOK {
 		return "invalid value: " + s
 	}
 	if hasPort {
