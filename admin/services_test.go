@@ -2,7 +2,9 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -208,5 +210,64 @@ func TestServiceRouteSchemaDefaults(t *testing.T) {
 			fb, _ := json.Marshal(filled)
 			t.Fatalf("%s: schema defaults\n%s\ndiffer from the created entity\n%s", tc.entity, fb, out)
 		}
+	}
+}
+
+// TestRoutePagesAndTags walks /routes and /services/{s}/routes page by
+// page: every route once, in id order; tags filter top-level lists only;
+// nested next links carry no size, as Kong's.
+func TestRoutePagesAndTags(t *testing.T) {
+	e := start(t)
+	e.expect("POST", "/services", `{"name":"s","host":"h.test"}`, 201, serviceBody(`name="s";host="h.test"`))
+	for i := 0; i < 25; i++ {
+		tag := "odd"
+		if i%2 == 0 {
+			tag = "even"
+		}
+		status, body, _ := e.do("POST", "/services/s/routes", fmt.Sprintf(`{"paths":["/p%d"],"tags":["%s"]}`, i, tag))
+		if status != 201 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	walk := func(first string) (ids []string, nexts []string) {
+		next := first
+		for i := 0; next != "" && i < 10; i++ {
+			status, body, _ := e.do("GET", next, nil)
+			var page struct {
+				Data []map[string]any
+				Next *string
+			}
+			if status != 200 || json.Unmarshal(body, &page) != nil {
+				t.Fatalf("GET %s: %d %s", next, status, body)
+			}
+			for _, r := range page.Data {
+				ids = append(ids, r["id"].(string))
+			}
+			next = ""
+			if page.Next != nil {
+				next = *page.Next
+				nexts = append(nexts, next)
+			}
+		}
+		return ids, nexts
+	}
+	all, nexts := walk("/routes?size=10")
+	if len(all) != 25 || len(nexts) != 2 || !sort.StringsAreSorted(all) || !strings.HasSuffix(nexts[0], "&size=10") {
+		t.Fatalf("/routes pages: %d routes, next links %v", len(all), nexts)
+	}
+	nested, nexts := walk("/services/s/routes?size=10")
+	// the next link drops size, so the second page has the default size
+	if !reflect.DeepEqual(nested, all) || len(nexts) != 1 || strings.Contains(nexts[0], "size=") || !strings.HasPrefix(nexts[0], "/services/s/routes?offset=") {
+		t.Fatalf("nested pages: %d routes, next links %v", len(nested), nexts)
+	}
+	even, _ := walk("/routes?tags=even&size=5")
+	if len(even) != 13 {
+		t.Fatalf("tags=even: %d routes, want 13", len(even))
+	}
+	if either, _ := walk("/routes?tags=even/odd"); len(either) != 25 {
+		t.Fatalf("tags=even/odd: %d routes", len(either))
+	}
+	if nestedTagged, _ := walk("/services/s/routes?tags=even"); len(nestedTagged) != 25 {
+		t.Fatalf("a nested list must ignore tags: %d routes", len(nestedTagged))
 	}
 }
