@@ -2,6 +2,8 @@ package admin
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"mime"
@@ -35,10 +37,17 @@ func postConfig(c *call) error {
 	if err != nil {
 		return err
 	}
+	sum := md5.Sum(raw)
+	hash := hex.EncodeToString(sum[:])
+	if c.r.URL.Query().Get("check_hash") == "1" && hash == c.reg.DeclarativeHash() {
+		c.w.WriteHeader(http.StatusNotModified) // Kong's answer to an unchanged config
+		return nil
+	}
 	cfg, err := upstreams.BuildDeclarative(doc, truthy(c.r.URL.Query().Get("flatten_errors")))
 	if err != nil {
 		return err
 	}
+	cfg.Hash = hash
 	if err := c.reg.ReplaceDeclarative(c.r.Context(), cfg); err != nil {
 		return err
 	}

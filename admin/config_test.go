@@ -267,3 +267,21 @@ func TestPostConfigUnderLoadDropsNothing(t *testing.T) {
 		t.Fatalf("%d of %d proxied requests failed during the swaps", total.failed, total.ok+total.failed)
 	}
 }
+
+// TestPostConfigCheckHash: with ?check_hash=1, posting the configuration
+// that made the current content answers 304 and does nothing; any other
+// change in between makes it apply again.
+func TestPostConfigCheckHash(t *testing.T) {
+	e := start(t)
+	doc := []byte(kongYAML("127.0.0.1:9"))
+	for i, want := range []int{201, 304, 304} {
+		if status, body, _ := e.do("POST", "/config?check_hash=1", doc, "application/yaml"); status != want {
+			t.Fatalf("post %d: %d %s, want %d", i+1, status, body, want)
+		}
+	}
+	e.expect("PATCH", "/services/svc", `{"retries":1}`, 200, serviceBody(`name="svc";host="u";retries=1`))
+	if status, body, _ := e.do("POST", "/config?check_hash=1", doc, "application/yaml"); status != 201 {
+		t.Fatalf("after a change: %d %s, want 201", status, body)
+	}
+	e.expect("GET", "/services/svc", nil, 200, serviceBody(`name="svc";host="u"`))
+}

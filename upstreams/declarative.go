@@ -22,6 +22,9 @@ type DeclarativeConfig struct {
 	Routes    []*Route
 	Upstreams []*Upstream
 	Targets   []*Target
+	// Hash identifies the document the config was read from (set by the
+	// caller; POST /config's check_hash compares it).
+	Hash string
 }
 
 // unsupportedKinds are Kong entity kinds a file may list only empty: this

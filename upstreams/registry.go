@@ -36,7 +36,8 @@ type Registry struct {
 	services  namedIndex[*Service]
 	routes    namedIndex[*Route]
 
-	gateway atomic.Pointer[Gateway] // services and routes for the proxy (immutable, replaced whole)
+	gateway  atomic.Pointer[Gateway]          // services and routes for the proxy (immutable, replaced whole)
+	declared atomic.Pointer[declarativeStamp] // the last POST /config
 
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates

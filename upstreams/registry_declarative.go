@@ -82,7 +82,25 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 		return err
 	}
 	r.installLocked(st)
+	r.declared.Store(&declarativeStamp{hash: cfg.Hash, version: r.version.Load()})
 	return nil
+}
+
+// declarativeStamp is the hash of the last declarative config that
+// replaced the registry's content, and the version it produced.
+type declarativeStamp struct {
+	hash    string
+	version uint64
+}
+
+// DeclarativeHash returns the Hash of the declarative config that made the
+// registry's current content, or "" when anything changed since (or none
+// did).
+func (r *Registry) DeclarativeHash() string {
+	if d := r.declared.Load(); d != nil && d.version == r.version.Load() {
+		return d.hash
+	}
+	return ""
 }
 
 // refuseSourcedTargetsLocked refuses a config that gives targets to an
@@ -107,7 +125,7 @@ func (r *Registry) refuseSourcedTargetsLocked(cfg *DeclarativeConfig) error {
 // with the same id have their timestamps (see ReplaceDeclarative). r.mu
 // must be held.
 func (r *Registry) carryTimestampsLocked(cfg *DeclarativeConfig) *DeclarativeConfig {
-	out := &DeclarativeConfig{}
+	out := &DeclarativeConfig{Hash: cfg.Hash}
 	for _, s := range cfg.Services {
 		s = cloneOf(s)
 		carry(s, r.services.byID[s.ID], func(e *Service) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
