@@ -629,7 +629,7 @@ func (r *Registry) apply(ctx context.Context, b Batch) error {
 // node, after this node's own check passed) as that check would have.
 func storeConflict(ce *ConflictError) error {
 	switch ce.Kind {
-	case UpstreamSchema.Name:
+	case UpstreamSchema.Name, ServiceSchema.Name, RouteSchema.Name:
 		return schema.UniqueViolation(map[string]any{"name": ce.Key})
 	case TargetSchema.Name:
 		if upstreamID, target, ok := strings.Cut(ce.Key, "|"); ok {
