@@ -2,12 +2,15 @@ package pgstore
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testpg"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
 // TestDeclarativeReplaceReachesOtherNodes: a POST /config on one node is
@@ -54,4 +57,15 @@ func TestDeclarativeReplaceReachesOtherNodes(t *testing.T) {
 		g := a.Gateway()
 		return len(g.Services) == 0 && len(g.Routes) == 0 && a.Pool("upstream-example") == nil
 	})
+
+	// a service name taken on one node is a 409 on the other, from its
+	// memory or from the database's unique index
+	if _, err := a.CreateService(ctx, map[string]any{"name": "shared", "host": "a.test"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.CreateService(ctx, map[string]any{"name": "shared", "host": "b.test"})
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Status != http.StatusConflict || se.Fields["name"] != "shared" {
+		t.Fatalf("duplicate service name on node B: %v", err)
+	}
 }
