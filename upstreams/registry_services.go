@@ -49,7 +49,7 @@ func CheckNameKey(key string) error { return serviceKind.checkKey(key) }
 func (r *Registry) CreateService(ctx context.Context, in map[string]any) (*Service, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return serviceKind.create(ctx, r, in)
+	return copyResult(serviceKind.create(ctx, r, in))
 }
 
 // UpsertService creates or fully replaces the service addressed by key, an
@@ -57,7 +57,7 @@ func (r *Registry) CreateService(ctx context.Context, in map[string]any) (*Servi
 func (r *Registry) UpsertService(ctx context.Context, key string, in map[string]any) (*Service, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return serviceKind.upsert(ctx, r, key, in)
+	return copyResult(serviceKind.upsert(ctx, r, key, in))
 }
 
 // UpdateService applies a partial update to the service addressed by key
@@ -65,7 +65,7 @@ func (r *Registry) UpsertService(ctx context.Context, key string, in map[string]
 func (r *Registry) UpdateService(ctx context.Context, key string, patch map[string]any) (*Service, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return serviceKind.update(ctx, r, key, patch)
+	return copyResult(serviceKind.update(ctx, r, key, patch))
 }
 
 // DeleteService deletes the service addressed by key. A missing service is
@@ -109,7 +109,7 @@ func (r *Registry) CreateRoute(ctx context.Context, in map[string]any) (*Route, 
 	if err := r.resolveServiceLocked(in); err != nil {
 		return nil, err
 	}
-	return routeKind.create(ctx, r, in)
+	return copyResult(routeKind.create(ctx, r, in))
 }
 
 // UpsertRoute creates or fully replaces the route addressed by key (PUT).
@@ -119,7 +119,7 @@ func (r *Registry) UpsertRoute(ctx context.Context, key string, in map[string]an
 	if err := r.resolveServiceLocked(in); err != nil {
 		return nil, err
 	}
-	return routeKind.upsert(ctx, r, key, in)
+	return copyResult(routeKind.upsert(ctx, r, key, in))
 }
 
 // UpdateRoute applies a partial update to the route addressed by key
@@ -130,7 +130,7 @@ func (r *Registry) UpdateRoute(ctx context.Context, key string, patch map[string
 	if err := r.resolveServiceLocked(patch); err != nil {
 		return nil, err
 	}
-	return routeKind.update(ctx, r, key, patch)
+	return copyResult(routeKind.update(ctx, r, key, patch))
 }
 
 // DeleteRoute deletes the route addressed by key; a missing route is not an
@@ -157,6 +157,15 @@ func (r *Registry) RoutesAfter(afterID string, limit int, match func(*Route) boo
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return pageAfter(r.routes.byID, afterID, limit, match)
+}
+
+// copyResult hands a caller its own copy of a written entity: the stored
+// one is shared with gateway snapshots and must not change.
+func copyResult[T any](e *T, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return cloneOf(e), nil
 }
 
 // resolveServiceLocked turns a route's {"service": {"name": ...}} into the
