@@ -11,19 +11,37 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
-// FuzzDecodeAndValidate sends arbitrary bodies, in every accepted encoding,
-// to the write endpoints: nothing may panic or answer 5xx.
-func FuzzDecodeAndValidate(f *testing.F) {
+// fuzzAPI starts Caddy with an upstreams app (a fresh bolt store plus
+// the given options) and returns the Admin API to call directly.
+func fuzzAPI(f *testing.F, options string) *admin.API {
 	c := testcaddy.New(f)
 	c.Load(f, `{`+testcaddy.GlobalOptions+`
 	upstreams {
-		store bolt {DB}
-		upstream u {
-			target 127.0.0.1:1
-		}
+		store bolt {DB}`+options+`
 	}
 }`, "{DB}", filepath.Join(f.TempDir(), "fuzz.db"))
-	api := admin.NewAPI("")
+	return admin.NewAPI("")
+}
+
+// fuzzSend serves one request and fails on a 5xx answer.
+func fuzzSend(t *testing.T, api *admin.API, method, path, body, ct string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, bytes.NewBufferString(body))
+	req.Header.Set("Content-Type", ct)
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	if rec.Code >= http.StatusInternalServerError {
+		t.Fatalf("%s %s with %q (%s): %d %s", method, path, body, ct, rec.Code, rec.Body)
+	}
+}
+
+// FuzzDecodeAndValidate sends arbitrary bodies, in every accepted encoding,
+// to the write endpoints: nothing may panic or answer 5xx.
+func FuzzDecodeAndValidate(f *testing.F) {
+	api := fuzzAPI(f, `
+		upstream u {
+			target 127.0.0.1:1
+		}`)
 	for _, seed := range []struct {
 		kind uint8
 		body string
@@ -47,13 +65,7 @@ func FuzzDecodeAndValidate(f *testing.F) {
 			{"POST", "/upstreams"}, {"PATCH", "/upstreams/u"}, {"PUT", "/upstreams/fuzzed"},
 			{"POST", "/upstreams/u/targets"}, {"PATCH", "/upstreams/u/targets/127.0.0.1:1"},
 		} {
-			req := httptest.NewRequest(target.method, target.path, bytes.NewBufferString(body))
-			req.Header.Set("Content-Type", ct)
-			rec := httptest.NewRecorder()
-			api.ServeHTTP(rec, req)
-			if rec.Code >= http.StatusInternalServerError {
-				t.Fatalf("%s %s with %q (%s): %d %s", target.method, target.path, body, ct, rec.Code, rec.Body)
-			}
+			fuzzSend(t, api, target.method, target.path, body, ct)
 		}
 	})
 }

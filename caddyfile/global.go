@@ -40,6 +40,7 @@ func init() {
 //		upstream <name> {
 //			source <module> { ... }    # targets from a source module
 //		}                              #   (upstreams.sources), e.g. kubernetes
+//		declarative_config <kong.yaml|kong.json>
 //	}
 //
 // The option may appear more than once; its blocks are merged.
@@ -65,6 +66,14 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 		case "resolver":
 			if err := parseModule(d, "upstreams.resolvers.", &app.ResolverRaw); err != nil {
 				return nil, err
+			}
+		case "declarative_config":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.DeclarativeConfig = d.Val()
+			if d.NextArg() {
+				return nil, d.ArgErr()
 			}
 		case "upstream":
 			u, err := parseUpstream(d)

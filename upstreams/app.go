@@ -45,7 +45,17 @@ type App struct {
 	// targets. "source" is config only: the Admin API never shows it.
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
+	// DeclarativeConfig is the path of a Kong declarative configuration
+	// (kong.yaml or kong.json, _format_version "3.0") with services,
+	// routes, upstreams and targets. It is validated whole when the config
+	// loads and merged into the registry at every config load, in one
+	// store batch: its entities replace the ones with the same id or name,
+	// and entities it does not mention are left alone (POST /config on the
+	// Admin API, by contrast, replaces everything).
+	DeclarativeConfig string `json:"declarative_config,omitempty"`
+
 	registry *Registry
+	kongYAML *DeclarativeConfig
 	resolver targets.Resolver
 	events   *eventSink
 	poolKey  string
@@ -94,6 +104,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.declared = declared
+	if a.DeclarativeConfig != "" {
+		if a.kongYAML, err = LoadDeclarativeFile(a.DeclarativeConfig); err != nil {
+			return err
+		}
+	}
 	if len(a.ResolverRaw) == 0 {
 		a.ResolverRaw = DefaultResolver
 	}
@@ -215,6 +230,11 @@ func (a *App) Start() error {
 	a.registry.SetResolver(a.resolver)
 	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
 		return fmt.Errorf("applying declared upstreams: %w", err)
+	}
+	if a.kongYAML != nil {
+		if err := a.registry.MergeDeclarative(context.Background(), a.kongYAML); err != nil {
+			return fmt.Errorf("applying declarative_config %s: %w", a.DeclarativeConfig, err)
+		}
 	}
 	for _, cs := range a.sources {
 		a.running = append(a.running, a.registry.startSource(cs, a.logger.Named("source")))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -32,6 +33,11 @@ type Registry struct {
 	byName    map[string]string             // upstream name -> id
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
 	bindings  map[string]*sourceBinding     // upstream name -> its target source
+	services  namedIndex[*Service]
+	routes    namedIndex[*Route]
+
+	gateway  atomic.Pointer[Gateway]          // services and routes for the proxy (immutable, replaced whole)
+	declared atomic.Pointer[declarativeStamp] // the last POST /config
 
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates
@@ -56,6 +62,8 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	}
 	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
+	r.services, r.routes = newNamedIndex[*Service](), newNamedIndex[*Route]()
+	r.gateway.Store(emptyGateway())
 	r.hosts = newHostWatchers(logger.Named("dns"), r.republish)
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
@@ -478,6 +486,14 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 		return nil, schema.SchemaViolation(verr)
 	}
 	now := nowMillis()
+	// targets list newest first by created_at (milliseconds): keep it
+	// strictly increasing within an upstream, so two targets created in
+	// the same millisecond still list in creation order
+	for _, t := range r.targets[u.ID] {
+		if t.CreatedAt >= now {
+			now = math.Round(t.CreatedAt*1000+1) / 1000
+		}
+	}
 	fillAuto(m, now, false)
 	t, err := decodeTarget(m)
 	if err != nil {
@@ -613,7 +629,7 @@ func (r *Registry) apply(ctx context.Context, b Batch) error {
 // node, after this node's own check passed) as that check would have.
 func storeConflict(ce *ConflictError) error {
 	switch ce.Kind {
-	case UpstreamSchema.Name:
+	case UpstreamSchema.Name, ServiceSchema.Name, RouteSchema.Name:
 		return schema.UniqueViolation(map[string]any{"name": ce.Key})
 	case TargetSchema.Name:
 		if upstreamID, target, ok := strings.Cut(ce.Key, "|"); ok {

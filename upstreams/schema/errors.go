@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type Error struct {
 	Message string         `json:"message"`
 	Fields  map[string]any `json:"fields,omitempty"`
 	Options map[string]any `json:"options,omitempty"`
+	// FlattenedErrors is POST /config's per-entity error list, given on
+	// ?flatten_errors=1.
+	FlattenedErrors []any `json:"flattened_errors,omitempty"`
 }
 
 // Error implements error.
@@ -153,13 +157,21 @@ func LuaTable(m map[string]any) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(k)
+		if luaIdent.MatchString(k) {
+			b.WriteString(k)
+		} else {
+			b.WriteString("[" + strconv.Quote(k) + "]")
+		}
 		b.WriteByte('=')
 		b.WriteString(luaLiteral(m[k]))
 	}
 	b.WriteByte('}')
 	return b.String()
 }
+
+// luaIdent matches the keys Lua's pretty-printer writes bare; others are
+// written ["key"].
+var luaIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func luaLiteral(v any) string {
 	switch t := v.(type) {
@@ -168,9 +180,20 @@ func luaLiteral(v any) string {
 	case map[string]any:
 		return LuaTable(t)
 	case []any:
-		parts := make([]string, len(t))
+		// a list with holes is a sparse Lua table: its entries print with
+		// their 1-based index
+		sparse := false
+		for _, e := range t {
+			sparse = sparse || e == nil
+		}
+		parts := make([]string, 0, len(t))
 		for i, e := range t {
-			parts[i] = luaLiteral(e)
+			switch {
+			case !sparse:
+				parts = append(parts, luaLiteral(e))
+			case e != nil:
+				parts = append(parts, "["+strconv.Itoa(i+1)+"]="+luaLiteral(e))
+			}
 		}
 		return "{" + strings.Join(parts, ",") + "}"
 	case nil:
