@@ -30,6 +30,10 @@ type Registry struct {
 	upstreams map[string]*Upstream          // by id
 	byName    map[string]string             // upstream name -> id
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
+	services  namedIndex[*Service]
+	routes    namedIndex[*Route]
+
+	gateway atomic.Pointer[Gateway] // services and routes for the proxy (immutable, replaced whole)
 
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
 	states  addressStates
@@ -50,6 +54,8 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	}
 	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
+	r.services, r.routes = newNamedIndex[*Service](), newNamedIndex[*Route]()
+	r.gateway.Store(emptyGateway())
 	if err := r.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -99,8 +105,21 @@ func (r *Registry) Reload(ctx context.Context) error {
 	ups := map[string]*Upstream{}
 	names := map[string]string{}
 	tgs := map[string]map[string]*Target{}
+	svcs, rts := newNamedIndex[*Service](), newNamedIndex[*Route]()
 	for _, rec := range recs {
 		switch rec.Kind {
+		case ServiceSchema.Name:
+			s := new(Service)
+			if err := json.Unmarshal(rec.Data, s); err != nil {
+				return fmt.Errorf("decoding service %s: %w", rec.ID, err)
+			}
+			svcs.put(s)
+		case RouteSchema.Name:
+			rt := new(Route)
+			if err := json.Unmarshal(rec.Data, rt); err != nil {
+				return fmt.Errorf("decoding route %s: %w", rec.ID, err)
+			}
+			rts.put(rt)
 		case UpstreamSchema.Name:
 			u := new(Upstream)
 			if err := json.Unmarshal(rec.Data, u); err != nil {
@@ -123,6 +142,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 	defer r.mu.Unlock()
 	oldNames := r.byName
 	r.upstreams, r.byName, r.targets = ups, names, tgs
+	r.services, r.routes = svcs, rts
 	for name, id := range oldNames {
 		if names[name] != id {
 			r.pools.Delete(name)
@@ -136,6 +156,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 	for id := range ups {
 		r.publishLocked(id)
 	}
+	r.publishGatewayLocked()
 	return nil
 }
 

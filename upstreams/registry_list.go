@@ -15,53 +15,64 @@ import (
 // there are, instead of copying and sorting all of them. match is called
 // under the registry's read lock and must not retain its argument.
 func (r *Registry) UpstreamsAfter(afterID string, limit int, match func(*Upstream) bool) (page []Upstream, more bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return pageAfter(r.upstreams, afterID, limit, match)
+}
+
+// pageAfter cuts one page out of entities keyed by id, as UpstreamsAfter
+// describes. The caller holds the registry's read lock.
+func pageAfter[T any](byID map[string]*T, afterID string, limit int, match func(*T) bool) (page []T, more bool) {
 	if limit < 1 {
 		return nil, false
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	h := &idMaxHeap{}
+	h := &idMaxHeap[T]{}
 	keep := limit + 1 // one more than the page tells whether more follow
-	for id, u := range r.upstreams {
+	for id, e := range byID {
 		if id <= afterID {
 			continue
 		}
-		if h.Len() == keep && id >= (*h)[0].ID {
+		if h.Len() == keep && id >= h.items[0].id {
 			continue
 		}
-		if match != nil && !match(u) {
+		if match != nil && !match(e) {
 			continue
 		}
 		if h.Len() == keep {
-			(*h)[0] = u
+			h.items[0] = idEntry[T]{id, e}
 			heap.Fix(h, 0)
 		} else {
-			heap.Push(h, u)
+			heap.Push(h, idEntry[T]{id, e})
 		}
 	}
-	list := []*Upstream(*h)
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	list := h.items
+	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
 	if len(list) > limit {
 		list, more = list[:limit], true
 	}
-	page = make([]Upstream, len(list))
-	for i, u := range list {
-		page[i] = *u
+	page = make([]T, len(list))
+	for i, e := range list {
+		page[i] = *e.value
 	}
 	return page, more
 }
 
-// idMaxHeap is a max-heap of upstreams by id: its root is the largest id
-// kept so far, the first to go when a smaller one arrives.
-type idMaxHeap []*Upstream
+// idEntry is an entity and its id.
+type idEntry[T any] struct {
+	id    string
+	value *T
+}
 
-func (h idMaxHeap) Len() int           { return len(h) }
-func (h idMaxHeap) Less(i, j int) bool { return h[i].ID > h[j].ID }
-func (h idMaxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *idMaxHeap) Push(x any)        { *h = append(*h, x.(*Upstream)) }
-func (h *idMaxHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+// idMaxHeap is a max-heap of entities by id: its root is the largest id
+// kept so far, the first to go when a smaller one arrives.
+type idMaxHeap[T any] struct{ items []idEntry[T] }
+
+func (h *idMaxHeap[T]) Len() int           { return len(h.items) }
+func (h *idMaxHeap[T]) Less(i, j int) bool { return h.items[i].id > h.items[j].id }
+func (h *idMaxHeap[T]) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *idMaxHeap[T]) Push(x any)         { h.items = append(h.items, x.(idEntry[T])) }
+func (h *idMaxHeap[T]) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
 	return x
 }

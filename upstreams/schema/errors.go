@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,13 +147,21 @@ func LuaTable(m map[string]any) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(k)
+		if luaIdent.MatchString(k) {
+			b.WriteString(k)
+		} else {
+			b.WriteString("[" + strconv.Quote(k) + "]")
+		}
 		b.WriteByte('=')
 		b.WriteString(luaLiteral(m[k]))
 	}
 	b.WriteByte('}')
 	return b.String()
 }
+
+// luaIdent matches the keys Lua's pretty-printer writes bare; others are
+// written ["key"].
+var luaIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func luaLiteral(v any) string {
 	switch t := v.(type) {

@@ -59,7 +59,9 @@ type Field struct {
 	// Reference names the entity a foreign field points at.
 	Reference string
 	// Check runs after the type and range checks and returns an error
-	// message, or "" when the value is valid.
+	// message, or "" when the value is valid. On arrays and sets it runs
+	// on the whole list once its elements are valid; on a record it runs
+	// on the completed record, as the record's entity check.
 	Check func(v any) string
 	// Description is shown in /schemas output.
 	Description string

@@ -203,6 +203,11 @@ func checkValue(f *Field, val any, fillDefaults bool) (any, any) {
 		if elemErrs != nil {
 			return list, elemErrs
 		}
+		if f.Check != nil {
+			if msg := f.Check(list); msg != "" {
+				return list, msg
+			}
+		}
 		return list, nil
 	case Record:
 		m, ok := val.(map[string]any)
@@ -213,6 +218,13 @@ func checkValue(f *Field, val any, fillDefaults bool) (any, any) {
 		out := processRecord(f.Fields, m, fillDefaults, errs)
 		if len(errs) > 0 {
 			return out, errs
+		}
+		if f.Check != nil {
+			// a record's Check is its entity check: Kong reports it under
+			// the record's "@entity"
+			if msg := f.Check(out); msg != "" {
+				return out, map[string]any{"@entity": []any{msg}}
+			}
 		}
 		return out, nil
 	case Map:
