@@ -87,13 +87,21 @@ func send(t *testing.T, c *testcaddy.Caddy, method, host, path string, headers .
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	resp, err := testcaddy.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp, body
+}
+
+// client is the tests' client; it does not follow redirects (their
+// hosts are made up).
+var client = &http.Client{
+	Timeout:       testcaddy.Client.Timeout,
+	Transport:     testcaddy.Client.Transport,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
 // echoed sends a request that must reach an echo backend and returns
