@@ -101,7 +101,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	setPlaceholders(repl, m, svc)
 	out := upstreamRequest(r, &req, m, svc, requestID)
 	caddyhttp.SetVar(r.Context(), upstreamHostVar, h.upstreamHost(r, m, svc, sp.viaUpstream))
-	return sp.handler.ServeHTTP(w, out, next)
+	sw := &startedWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err = sp.handler.ServeHTTP(sw, out, next)
+	if err != nil && answerProxyError(sw, err, requestID) {
+		h.logger.Error("proxying failed", zap.String("service", svc.ID), zap.String("route", m.Route.ID),
+			zap.String("uri", r.RequestURI), zap.Error(err))
+		return nil
+	}
+	return err
 }
 
 // upstreamHost decides the Host header sent upstream (see upstreamHost).

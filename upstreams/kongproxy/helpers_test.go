@@ -2,11 +2,13 @@ package kongproxy_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -64,6 +66,25 @@ func startEcho(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveEcho(t, name, ln)
+}
+
+// startTLSEcho is startEcho over TLS, with a self-signed certificate.
+func startTLSEcho(t *testing.T, name string) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.StartTLS() // only for its certificate
+	cert := srv.TLS.Certificates
+	srv.Close()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveEcho(t, name, ln)
+}
+
+// serveEcho serves the echo backend on ln until the test ends.
+func serveEcho(t *testing.T, name string, ln net.Listener) string {
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(seen{Backend: name, Host: r.Host, URI: r.RequestURI, Headers: r.Header})

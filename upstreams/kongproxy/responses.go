@@ -2,8 +2,11 @@ package kongproxy
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Kong's messages for requests it does not proxy.
@@ -43,4 +46,48 @@ func redirectToHTTPS(w http.ResponseWriter, r *http.Request, status int, request
 	}
 	w.Header().Set("Location", "https://"+r.Host+r.URL.RequestURI())
 	w.WriteHeader(status)
+}
+
+// upstreamErrorMessages are Kong's default bodies for proxying failures
+// (kong.response.error's messages by status).
+var upstreamErrorMessages = map[int]string{
+	http.StatusInternalServerError: msgUnexpected,
+	http.StatusBadGateway:          "An invalid response was received from the upstream server",
+	http.StatusServiceUnavailable:  "The upstream server is currently unavailable",
+	http.StatusGatewayTimeout:      "The upstream server is timing out",
+}
+
+// startedWriter records whether the response has begun, so a proxying
+// error can still be answered with Kong's body when nothing was written.
+type startedWriter struct {
+	*caddyhttp.ResponseWriterWrapper
+	started bool
+}
+
+func (w *startedWriter) WriteHeader(status int) {
+	if status >= 200 || status == http.StatusSwitchingProtocols {
+		w.started = true
+	}
+	w.ResponseWriterWrapper.WriteHeader(status)
+}
+
+func (w *startedWriter) Write(b []byte) (int, error) {
+	w.started = true
+	return w.ResponseWriterWrapper.Write(b)
+}
+
+// answerProxyError answers a failed proxying (no target, connection
+// refused, timeout) with Kong's JSON body and status, unless the response
+// had begun or the client went away. It reports whether it answered.
+func answerProxyError(w *startedWriter, err error, requestID string) bool {
+	var he caddyhttp.HandlerError
+	if w.started || !errors.As(err, &he) {
+		return false
+	}
+	msg, ok := upstreamErrorMessages[he.StatusCode]
+	if !ok {
+		return false
+	}
+	writeKongError(w, he.StatusCode, msg, requestID)
+	return true
 }
