@@ -19,7 +19,7 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective("kong_proxy", parseCaddyfile)
-	httpcaddyfile.RegisterDirectiveOrder("kong_proxy", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("kong_proxy", httpcaddyfile.Before, "respond")
 }
 
 // Handler routes requests by the registry's Kong routes and proxies them

@@ -3,8 +3,11 @@ package kongproxy_test
 import (
 	"encoding/json"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
@@ -197,4 +200,21 @@ func message(body []byte) string {
 func jsonNumber(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestFallthrough: with fallthrough, unmatched requests reach the next
+// handler; matched ones are still proxied.
+func TestFallthrough(t *testing.T) {
+	c := testcaddy.New(t)
+	c.Load(t, strings.Replace(kongConfig, "kong_proxy\n", "kong_proxy {\n\t\tfallthrough\n\t}\n\trespond \"not a route\" 418\n", 1),
+		"{DB}", filepath.Join(t.TempDir(), "registry.db"))
+	reg := upstreams.ActiveRegistry()
+	service(t, reg, "s", "")
+	route(t, reg, "s", map[string]any{"paths": []any{"/s"}})
+	if resp, body := send(t, c, "GET", "", "/other"); resp.StatusCode != http.StatusTeapot || string(body) != "not a route" {
+		t.Errorf("unmatched: %d %q, want the next handler's 418", resp.StatusCode, body)
+	}
+	if s := echoed(t, c, "GET", "", "/s/x"); s.Backend != "s" {
+		t.Errorf("matched: reached %s, want s", s.Backend)
+	}
 }
