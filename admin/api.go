@@ -56,7 +56,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// routes registers Kong's endpoints for upstreams and targets.
+// routes registers Kong's endpoints.
 func (a *API) routes() {
 	rt := a.router
 	rt.handle("/", map[string]handlerFunc{http.MethodGet: getRoot})
@@ -79,4 +79,28 @@ func (a *API) routes() {
 		rt.handle("/upstreams/{}/targets/{}/"+state, map[string]handlerFunc{http.MethodPut: h, http.MethodPost: h})
 		rt.handle("/upstreams/{}/targets/{}/{}/"+state, map[string]handlerFunc{http.MethodPut: h, http.MethodPost: h})
 	}
+	a.serviceRoutes()
+	for _, entity := range absentEntities {
+		rt.handle("/"+entity, map[string]handlerFunc{http.MethodGet: listAbsent})
+	}
+}
+
+// serviceRoutes registers Kong's endpoints for services and routes.
+func (a *API) serviceRoutes() {
+	rt := a.router
+	rt.handle("/services", map[string]handlerFunc{http.MethodGet: listServices, http.MethodPost: createService})
+	rt.handle("/services/{}", map[string]handlerFunc{
+		http.MethodGet: getService, http.MethodPut: putService, http.MethodPatch: patchService, http.MethodDelete: deleteService,
+	})
+	rt.handle("/services/{}/routes", map[string]handlerFunc{http.MethodGet: listServiceRoutes, http.MethodPost: createServiceRoute})
+	rt.handle("/services/{}/routes/{}", map[string]handlerFunc{
+		http.MethodGet: getServiceRoute, http.MethodPut: putServiceRoute, http.MethodPatch: patchServiceRoute, http.MethodDelete: deleteServiceRoute,
+	})
+	rt.handle("/routes", map[string]handlerFunc{http.MethodGet: listRoutes, http.MethodPost: createRoute})
+	rt.handle("/routes/{}", map[string]handlerFunc{
+		http.MethodGet: getRoute, http.MethodPut: putRoute, http.MethodPatch: patchRoute, http.MethodDelete: deleteRoute,
+	})
+	rt.handle("/routes/{}/service", map[string]handlerFunc{
+		http.MethodGet: getRouteService, http.MethodPut: putRouteService, http.MethodPatch: patchRouteService, http.MethodDelete: deleteRouteService,
+	})
 }

@@ -25,6 +25,9 @@ type page struct {
 	offset    string
 	tags      tagFilter
 	rawTags   string
+	// nested lists (/services/{s}/routes) leave size out of next links,
+	// as Kong's do
+	nested bool
 }
 
 // pageItem is a list element and the key it is ordered and paged by.
@@ -109,7 +112,7 @@ func (p *page) writeKeyPage(c *call, path string, data []any, lastKey string, mo
 		if p.rawTags != "" {
 			next += "&tags=" + url.QueryEscape(p.rawTags)
 		}
-		if p.sizeGiven {
+		if p.sizeGiven && !p.nested {
 			next += "&size=" + strconv.Itoa(p.size)
 		}
 		body["next"] = next

@@ -11,6 +11,8 @@ import (
 var entitySchemas = map[string]*schema.Schema{
 	upstreams.UpstreamSchema.Name: upstreams.UpstreamSchema,
 	upstreams.TargetSchema.Name:   upstreams.TargetSchema,
+	upstreams.ServiceSchema.Name:  upstreams.ServiceSchema,
+	upstreams.RouteSchema.Name:    upstreams.RouteSchema,
 }
 
 func lookupSchema(name string) (*schema.Schema, error) {

@@ -11,24 +11,9 @@ import (
 // tags filtered. A page costs O(upstreams) comparisons but copies only
 // the page (Registry.UpstreamsAfter).
 func listUpstreams(c *call) error {
-	page, err := parsePage(c.r, true)
-	if err != nil {
-		return err
-	}
-	after, err := page.afterKey()
-	if err != nil {
-		return err
-	}
-	list, more := c.reg.UpstreamsAfter(after, page.size, func(u *upstreams.Upstream) bool {
-		return page.tags.match(u.Tags)
-	})
-	data := make([]any, len(list))
-	last := ""
-	for i := range list {
-		data[i] = &list[i]
-		last = list[i].ID
-	}
-	return page.writeKeyPage(c, "/upstreams", data, last, more)
+	return listByID(c, "/upstreams", false, c.reg.UpstreamsAfter,
+		func(u *upstreams.Upstream) string { return u.ID },
+		func(u *upstreams.Upstream) []string { return u.Tags }, nil)
 }
 
 func createUpstream(c *call) error {
