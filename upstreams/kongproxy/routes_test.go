@@ -2,10 +2,15 @@ package kongproxy_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
@@ -216,5 +221,58 @@ func TestFallthrough(t *testing.T) {
 	}
 	if s := echoed(t, c, "GET", "", "/s/x"); s.Backend != "s" {
 		t.Errorf("matched: reached %s, want s", s.Backend)
+	}
+}
+
+// TestChangesUnderLoad: while 4 clients send requests, the route's
+// service is changed 40 times (a new path each time, so a new proxy);
+// every request is answered 200 by a live service, none is dropped by a
+// rebuild of the router or of a service's proxy.
+func TestChangesUnderLoad(t *testing.T) {
+	c, reg := startKong(t)
+	id := service(t, reg, "moving", "/v0")
+	route(t, reg, "moving", map[string]any{"paths": []any{"/m"}})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sent, failed atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/m/x", c.HTTPPort))
+				sent.Add(1)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	for i := range 40 {
+		if _, err := reg.UpdateService(t.Context(), id, map[string]any{"path": fmt.Sprintf("/v%d", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d requests during 40 service changes in %v, %d failed", sent.Load(), time.Since(start).Round(time.Millisecond), failed.Load())
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed while the service changed", failed.Load(), sent.Load())
+	}
+	if s := echoed(t, c, "GET", "", "/m/x"); s.URI != "/v40/x" {
+		t.Errorf("after the changes: upstream saw %s, want /v40/x", s.URI)
 	}
 }

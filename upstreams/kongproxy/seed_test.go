@@ -27,6 +27,22 @@ func TestSeedFlow(t *testing.T) {
 	create(t, reg.CreateRoute, map[string]any{"name": "Upstream-example", "paths": []any{"/api"}, "strip_path": true,
 		"service": map[string]any{"name": "Upstream-Example"}})
 
+	checkSeedTraffic(t, c, a, b)
+	if status, body := c.Get(t, "/api"); status != 200 || !strings.HasSuffix(body, " /") {
+		t.Errorf("GET /api: %d %q, want the backend to see /", status, body)
+	}
+	resp, body := send(t, c, "GET", "", "/other")
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" ||
+		!strings.HasPrefix(string(body), `{"message":"no Route matched with those values","request_id":"`+resp.Header.Get("X-Kong-Request-Id")+`"}`) ||
+		len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
+		t.Errorf("GET /other: %d %s %q (X-Kong-Request-Id %q), want Kong's 404", resp.StatusCode, resp.Header.Get("Content-Type"), body, resp.Header.Get("X-Kong-Request-Id"))
+	}
+}
+
+// checkSeedTraffic sends 200 requests to /api/get: each backend must get
+// 45–55 % of them and see the path /get.
+func checkSeedTraffic(t *testing.T, c *testcaddy.Caddy, a, b *testcaddy.Backend) {
+	t.Helper()
 	for i := range 200 {
 		resp, body := send(t, c, "GET", "", "/api/get")
 		if resp.StatusCode != 200 {
@@ -43,13 +59,24 @@ func TestSeedFlow(t *testing.T) {
 			t.Errorf("backend %s got %.1f %% of the requests, want 45–55 %%", be.Name, share*100)
 		}
 	}
-	if status, body := c.Get(t, "/api"); status != 200 || !strings.HasSuffix(body, " /") {
-		t.Errorf("GET /api: %d %q, want the backend to see /", status, body)
+}
+
+// TestSeedThroughAdminAPI is the same flow as Kong's getting-started
+// guide, every entity created through the Admin API (Caddy's admin
+// endpoint, /kong/ prefix) with form bodies as curl sends them.
+func TestSeedThroughAdminAPI(t *testing.T) {
+	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+	c, _ := startKong(t)
+	for _, call := range []struct{ path, form string }{
+		{"/kong/upstreams", "name=upstream-example"},
+		{"/kong/upstreams/upstream-example/targets", "target=" + a.Addr + "&weight=100"},
+		{"/kong/upstreams/upstream-example/targets", "target=" + b.Addr + "&weight=100"},
+		{"/kong/services", "name=Upstream-Example&host=upstream-example&path=/"},
+		{"/kong/services/Upstream-Example/routes", "name=Upstream-example&paths[]=/api"},
+	} {
+		if status, body := c.Admin(t, "POST", call.path, "application/x-www-form-urlencoded", []byte(call.form)); status != http.StatusCreated {
+			t.Fatalf("POST %s %s: %d %s", call.path, call.form, status, body)
+		}
 	}
-	resp, body := send(t, c, "GET", "", "/other")
-	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" ||
-		!strings.HasPrefix(string(body), `{"message":"no Route matched with those values","request_id":"`+resp.Header.Get("X-Kong-Request-Id")+`"}`) ||
-		len(resp.Header.Get("X-Kong-Request-Id")) != 32 {
-		t.Errorf("GET /other: %d %s %q (X-Kong-Request-Id %q), want Kong's 404", resp.StatusCode, resp.Header.Get("Content-Type"), body, resp.Header.Get("X-Kong-Request-Id"))
-	}
+	checkSeedTraffic(t, c, a, b)
 }
