@@ -2,6 +2,7 @@ package kongproxy
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -20,11 +21,21 @@ func upstreamRequest(r *http.Request, req *routing.Request, m *routing.Match, sv
 	if svc.Path != nil {
 		servicePath = *svc.Path
 	}
-	out.URL.Path = routing.UpstreamPath(m, req.Path, servicePath)
-	out.URL.RawPath = ""
+	setPath(out.URL, routing.UpstreamPath(m, req.Path, servicePath))
 	setForwardedHeaders(out, r, req, m)
 	out.Header.Set(requestIDHeader, requestID)
 	return out
+}
+
+// setPath sets a URL's path from its percent-encoded form, so escapes the
+// router kept (an encoded slash, %2F) reach the upstream as they came.
+func setPath(u *url.URL, escaped string) {
+	path, err := url.PathUnescape(escaped)
+	if err != nil {
+		u.Path, u.RawPath = escaped, ""
+		return
+	}
+	u.Path, u.RawPath = path, escaped
 }
 
 // setForwardedHeaders sets the X-Forwarded-* headers Kong adds beyond

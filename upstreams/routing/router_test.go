@@ -245,15 +245,20 @@ func TestUnsupportedRegexes(t *testing.T) {
 
 func TestNormalizePath(t *testing.T) {
 	for in, want := range map[string]string{
-		"/":            "/",
-		"":             "/",
-		"/a/b":         "/a/b",
-		"/a//b":        "/a/b",
-		"/a/./b/":      "/a/b/",
-		"/a/../b":      "/b",
-		"/../../a":     "/a",
-		"/a/b/..":      "/a/",
-		"//api///v1//": "/api/v1/",
+		"/":              "/",
+		"":               "/",
+		"/a/b":           "/a/b",
+		"/a//b":          "/a/b",
+		"/a/./b/":        "/a/b/",
+		"/a/../b":        "/b",
+		"/../../a":       "/a",
+		"/a/b/..":        "/a/",
+		"//api///v1//":   "/api/v1/",
+		"/%7euser/a%2fb": "/~user/a%2Fb", // unreserved decoded, reserved kept
+		"/a%2E%2E/b":     "/a../b",
+		"/%2e%2e/b":      "/b", // decoded dots are dot segments
+		"/a%zz%4":        "/a%zz%4",
+		"/caf%c3%a9":     "/caf%C3%A9",
 	} {
 		if got := NormalizePath(in); got != want {
 			t.Errorf("NormalizePath(%q) = %q, want %q", in, got, want)
