@@ -145,6 +145,8 @@ func TestKongAnswers(t *testing.T) {
 	route(t, reg, "s", map[string]any{"paths": []any{"/secure"}, "protocols": []any{"https"}})
 	route(t, reg, "s", map[string]any{"paths": []any{"/moved"}, "protocols": []any{"https"}, "https_redirect_status_code": 308.0})
 	route(t, reg, "", map[string]any{"paths": []any{"/orphan"}})
+	create(t, reg.CreateService, map[string]any{"name": "off", "host": "127.0.0.1", "port": 9.0, "enabled": false})
+	route(t, reg, "off", map[string]any{"paths": []any{"/off"}})
 
 	resp, body := send(t, c, "GET", "shop.test", "/secure/x")
 	if resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") != "TLS/1.2, HTTP/1.1" || message(body) != "Please use HTTPS protocol" {
@@ -157,6 +159,10 @@ func TestKongAnswers(t *testing.T) {
 	resp, body = send(t, c, "GET", "", "/orphan")
 	if resp.StatusCode != http.StatusServiceUnavailable || message(body) != "no Service found with those values" {
 		t.Errorf("route without service: %d %s, want 503", resp.StatusCode, body)
+	}
+	resp, body = send(t, c, "GET", "", "/off")
+	if resp.StatusCode != http.StatusNotFound || message(body) != "no Route matched with those values" {
+		t.Errorf("route of a disabled service: %d %s, want 404 (Kong leaves such routes out)", resp.StatusCode, body)
 	}
 	resp, body = send(t, c, "GET", "", "/nothing")
 	if resp.StatusCode != http.StatusNotFound || message(body) != "no Route matched with those values" {
