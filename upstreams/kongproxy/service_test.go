@@ -100,3 +100,26 @@ func TestHTTPSService(t *testing.T) {
 		t.Errorf("reached %s with %s, want tls with /p/x", s.Backend, s.URI)
 	}
 }
+
+// TestUpstreamHostHeader: through an upstream the Host sent is the
+// upstream's host_header when set, else the target's address; an upstream
+// without an available target answers Kong's 503.
+func TestUpstreamHostHeader(t *testing.T) {
+	echo := startEcho(t, "echo")
+	c, reg := startKong(t)
+	upstreamService(t, reg, "named", []string{echo}, map[string]any{})
+	upstreamService(t, reg, "empty", nil, map[string]any{})
+	if s := echoed(t, c, "GET", "client.test", "/named"); s.Host != echo {
+		t.Errorf("upstream without host_header: Host %q, want the target %q", s.Host, echo)
+	}
+	if _, err := reg.UpdateUpstream(t.Context(), "named", map[string]any{"host_header": "api.internal"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := echoed(t, c, "GET", "client.test", "/named"); s.Host != "api.internal" {
+		t.Errorf("host_header api.internal: Host %q", s.Host)
+	}
+	resp, body := send(t, c, "GET", "", "/empty")
+	if resp.StatusCode != http.StatusServiceUnavailable || message(body) != "The upstream server is currently unavailable" {
+		t.Errorf("upstream without targets: %d %s, want Kong's 503", resp.StatusCode, body)
+	}
+}
