@@ -80,6 +80,7 @@ func (a *API) routes() {
 		rt.handle("/upstreams/{}/targets/{}/{}/"+state, map[string]handlerFunc{http.MethodPut: h, http.MethodPost: h})
 	}
 	a.serviceRoutes()
+	rt.handle("/config", map[string]handlerFunc{http.MethodGet: getConfig, http.MethodPost: postConfig})
 	for _, entity := range absentEntities {
 		rt.handle("/"+entity, map[string]handlerFunc{http.MethodGet: listAbsent})
 	}

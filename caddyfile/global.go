@@ -36,6 +36,7 @@ func init() {
 //			}
 //			target <host[:port]> [<weight>] [{ tags <tag...> }]
 //		}
+//		declarative_config <kong.yaml|kong.json>
 //	}
 //
 // The option may appear more than once; its blocks are merged.
@@ -67,6 +68,14 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", name, nil)
+		case "declarative_config":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			app.DeclarativeConfig = d.Val()
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
 		case "upstream":
 			u, err := parseUpstream(d)
 			if err != nil {

@@ -35,7 +35,17 @@ type App struct {
 	// does) plus an optional "targets" list of {"target", "weight", "tags"}.
 	Upstreams []DeclaredUpstream `json:"upstreams,omitempty"`
 
+	// DeclarativeConfig is the path of a Kong declarative configuration
+	// (kong.yaml or kong.json, _format_version "3.0") with services,
+	// routes, upstreams and targets. It is validated whole when the config
+	// loads and merged into the registry at every config load, in one
+	// store batch: its entities replace the ones with the same id or name,
+	// and entities it does not mention are left alone (POST /config on the
+	// Admin API, by contrast, replaces everything).
+	DeclarativeConfig string `json:"declarative_config,omitempty"`
+
 	registry *Registry
+	kongYAML *DeclarativeConfig
 	events   *eventSink
 	poolKey  string
 	declared []declaredUpstream
@@ -74,6 +84,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.declared = declared
+	if a.DeclarativeConfig != "" {
+		if a.kongYAML, err = LoadDeclarativeFile(a.DeclarativeConfig); err != nil {
+			return err
+		}
+	}
 
 	raw := a.StoreRaw
 	if len(raw) == 0 {
@@ -172,6 +187,11 @@ func openStore(ctx caddy.Context, raw json.RawMessage) (Store, error) {
 func (a *App) Start() error {
 	if err := a.registry.ApplyDeclared(context.Background(), a.declared); err != nil {
 		return fmt.Errorf("applying declared upstreams: %w", err)
+	}
+	if a.kongYAML != nil {
+		if err := a.registry.MergeDeclarative(context.Background(), a.kongYAML); err != nil {
+			return fmt.Errorf("applying declarative_config %s: %w", a.DeclarativeConfig, err)
+		}
 	}
 	active.Store(a.registry)
 	a.logger.Info("upstreams registry ready",

@@ -102,61 +102,13 @@ func (r *Registry) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading registry: %w", err)
 	}
-	ups := map[string]*Upstream{}
-	names := map[string]string{}
-	tgs := map[string]map[string]*Target{}
-	svcs, rts := newNamedIndex[*Service](), newNamedIndex[*Route]()
-	for _, rec := range recs {
-		switch rec.Kind {
-		case ServiceSchema.Name:
-			s := new(Service)
-			if err := json.Unmarshal(rec.Data, s); err != nil {
-				return fmt.Errorf("decoding service %s: %w", rec.ID, err)
-			}
-			svcs.put(s)
-		case RouteSchema.Name:
-			rt := new(Route)
-			if err := json.Unmarshal(rec.Data, rt); err != nil {
-				return fmt.Errorf("decoding route %s: %w", rec.ID, err)
-			}
-			rts.put(rt)
-		case UpstreamSchema.Name:
-			u := new(Upstream)
-			if err := json.Unmarshal(rec.Data, u); err != nil {
-				return fmt.Errorf("decoding upstream %s: %w", rec.ID, err)
-			}
-			ups[u.ID] = u
-			names[u.Name] = u.ID
-		case TargetSchema.Name:
-			t := new(Target)
-			if err := json.Unmarshal(rec.Data, t); err != nil {
-				return fmt.Errorf("decoding target %s: %w", rec.ID, err)
-			}
-			if tgs[t.Upstream.ID] == nil {
-				tgs[t.Upstream.ID] = map[string]*Target{}
-			}
-			tgs[t.Upstream.ID][t.ID] = t
-		}
+	st, err := stateFromRecords(recs)
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	oldNames := r.byName
-	r.upstreams, r.byName, r.targets = ups, names, tgs
-	r.services, r.routes = svcs, rts
-	for name, id := range oldNames {
-		if names[name] != id {
-			r.pools.Delete(name)
-			if _, still := ups[id]; !still {
-				r.states.retain(id, nil)
-				r.checker.stop(id)
-			}
-		}
-	}
-	r.version.Add(1)
-	for id := range ups {
-		r.publishLocked(id)
-	}
-	r.publishGatewayLocked()
+	r.installLocked(st)
 	return nil
 }
 

@@ -37,6 +37,9 @@ type Error struct {
 	Message string         `json:"message"`
 	Fields  map[string]any `json:"fields,omitempty"`
 	Options map[string]any `json:"options,omitempty"`
+	// FlattenedErrors is POST /config's per-entity error list, given on
+	// ?flatten_errors=1.
+	FlattenedErrors []any `json:"flattened_errors,omitempty"`
 }
 
 // Error implements error.
@@ -170,9 +173,20 @@ func luaLiteral(v any) string {
 	case map[string]any:
 		return LuaTable(t)
 	case []any:
-		parts := make([]string, len(t))
+		// a list with holes is a sparse Lua table: its entries print with
+		// their 1-based index
+		sparse := false
+		for _, e := range t {
+			sparse = sparse || e == nil
+		}
+		parts := make([]string, 0, len(t))
 		for i, e := range t {
-			parts[i] = luaLiteral(e)
+			switch {
+			case !sparse:
+				parts = append(parts, luaLiteral(e))
+			case e != nil:
+				parts = append(parts, "["+strconv.Itoa(i+1)+"]="+luaLiteral(e))
+			}
 		}
 		return "{" + strings.Join(parts, ",") + "}"
 	case nil:

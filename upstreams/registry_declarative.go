@@ -1,0 +1,269 @@
+package upstreams
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
+)
+
+// records returns the store records of every entity of the config.
+func (cfg *DeclarativeConfig) records() ([]Record, error) {
+	var recs []Record
+	add := func(rec Record, err error) error {
+		if err == nil {
+			recs = append(recs, rec)
+		}
+		return err
+	}
+	for _, s := range cfg.Services {
+		if err := add(serviceKind.record(s)); err != nil {
+			return nil, err
+		}
+	}
+	for _, rt := range cfg.Routes {
+		if err := add(routeKind.record(rt)); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range cfg.Upstreams {
+		if err := add(upstreamRecord(u)); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range cfg.Targets {
+		if err := add(targetRecord(t)); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+// ReplaceDeclarative makes cfg the registry's whole content, as Kong's
+// DB-less POST /config does: every service, route, upstream and target not
+// in cfg is deleted, in the same store batch that writes cfg's, so the
+// store and the proxy go from the old configuration to the new one at
+// once or not at all. Per-address health state of upstreams that remain
+// survives.
+func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
+	recs, err := cfg.records()
+	if err != nil {
+		return err
+	}
+	st, err := stateFromRecords(recs)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	batch := Batch{Put: recs}
+	for id := range r.services.byID {
+		batch.Delete = append(batch.Delete, RecordRef{Kind: ServiceSchema.Name, ID: id})
+	}
+	for id := range r.routes.byID {
+		batch.Delete = append(batch.Delete, RecordRef{Kind: RouteSchema.Name, ID: id})
+	}
+	for _, ts := range r.targets {
+		for id := range ts {
+			batch.Delete = append(batch.Delete, RecordRef{Kind: TargetSchema.Name, ID: id})
+		}
+	}
+	for id := range r.upstreams {
+		batch.Delete = append(batch.Delete, RecordRef{Kind: UpstreamSchema.Name, ID: id})
+	}
+	if err := r.apply(ctx, batch); err != nil {
+		return err
+	}
+	r.installLocked(st)
+	return nil
+}
+
+// MergeDeclarative upserts cfg's entities, as loading a kong.yaml at start
+// does: an entity of cfg replaces the registry's entity with the same id,
+// or else the same name (services, routes, upstreams) or the same address
+// in the same upstream (targets), keeping that entity's id and created_at;
+// entities cfg does not mention are left alone, and entities that would
+// not change are not rewritten. It writes one store batch: all or nothing.
+func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.stateCopyLocked()
+	var puts []Record
+	put := func(rec Record, err error) error {
+		if err == nil {
+			puts = append(puts, rec)
+		}
+		return err
+	}
+	serviceIDs, upstreamIDs := map[string]string{}, map[string]string{}
+	for _, s := range cfg.Services {
+		s := cloneOf(s)
+		old := st.services.byID[s.ID]
+		if old == nil && s.Name != nil {
+			old = st.services.lookup(*s.Name)
+		}
+		if old != nil {
+			serviceIDs[s.ID] = old.ID
+			s.ID, s.CreatedAt = old.ID, old.CreatedAt
+			if sameEntity(s, old, func(c *Service) { c.UpdatedAt = 0 }) {
+				continue
+			}
+		}
+		if st.services.nameTaken(s) {
+			return schema.UniqueViolation(map[string]any{"name": s.NameOrEmpty()})
+		}
+		st.services.put(s)
+		if err := put(serviceKind.record(s)); err != nil {
+			return err
+		}
+	}
+	for _, rt := range cfg.Routes {
+		rt := cloneOf(rt)
+		if rt.Service != nil {
+			rt.Service = &ForeignKey{ID: renamed(serviceIDs, rt.Service.ID)}
+		}
+		old := st.routes.byID[rt.ID]
+		if old == nil && rt.Name != nil {
+			old = st.routes.lookup(*rt.Name)
+		}
+		if old != nil {
+			rt.ID, rt.CreatedAt = old.ID, old.CreatedAt
+			if sameEntity(rt, old, func(c *Route) { c.UpdatedAt = 0 }) {
+				continue
+			}
+		}
+		if st.routes.nameTaken(rt) {
+			return schema.UniqueViolation(map[string]any{"name": rt.NameOrEmpty()})
+		}
+		st.routes.put(rt)
+		if err := put(routeKind.record(rt)); err != nil {
+			return err
+		}
+	}
+	for _, u := range cfg.Upstreams {
+		u := cloneOf(u)
+		old := st.upstreams[u.ID]
+		if old == nil {
+			old = st.upstreams[st.names[u.Name]]
+		}
+		if old != nil {
+			upstreamIDs[u.ID] = old.ID
+			u.ID, u.CreatedAt = old.ID, old.CreatedAt
+			if sameEntity(u, old, func(c *Upstream) { c.UpdatedAt = 0 }) {
+				continue
+			}
+		}
+		if id, taken := st.names[u.Name]; taken && id != u.ID {
+			return schema.UniqueViolation(map[string]any{"name": u.Name})
+		}
+		st.addUpstream(u)
+		if err := put(upstreamRecord(u)); err != nil {
+			return err
+		}
+	}
+	for _, t := range cfg.Targets {
+		t := cloneOf(t)
+		t.Upstream.ID = renamed(upstreamIDs, t.Upstream.ID)
+		var old *Target
+		for _, o := range st.targets[t.Upstream.ID] {
+			if o.ID == t.ID || o.Target == t.Target {
+				old = o
+			}
+		}
+		if old != nil {
+			t.ID, t.CreatedAt = old.ID, old.CreatedAt
+			if sameEntity(t, old, func(c *Target) { c.UpdatedAt = 0 }) {
+				continue
+			}
+		}
+		st.addTarget(t)
+		if err := put(targetRecord(t)); err != nil {
+			return err
+		}
+	}
+	if len(puts) == 0 {
+		return nil
+	}
+	if err := r.apply(ctx, Batch{Put: puts}); err != nil {
+		return err
+	}
+	r.installLocked(st)
+	return nil
+}
+
+// stateCopyLocked returns a copy of the registry's content whose maps may
+// be changed without touching the registry's. r.mu must be held.
+func (r *Registry) stateCopyLocked() *registryState {
+	st := newRegistryState()
+	for _, u := range r.upstreams {
+		st.addUpstream(u)
+	}
+	for _, ts := range r.targets {
+		for _, t := range ts {
+			st.addTarget(t)
+		}
+	}
+	for _, s := range r.services.byID {
+		st.services.put(s)
+	}
+	for _, rt := range r.routes.byID {
+		st.routes.put(rt)
+	}
+	return st
+}
+
+func cloneOf[T any](e *T) *T {
+	c := *e
+	return &c
+}
+
+// renamed maps an id of the config to the id of the entity it replaced.
+func renamed(ids map[string]string, id string) string {
+	if to, ok := ids[id]; ok {
+		return to
+	}
+	return id
+}
+
+// sameEntity reports whether a and b are equal once blank has cleared, in
+// copies, the fields that do not count.
+func sameEntity[T any](a, b *T, blank func(*T)) bool {
+	ca, cb := *a, *b
+	blank(&ca)
+	blank(&cb)
+	return reflect.DeepEqual(EntityMap(&ca), EntityMap(&cb))
+}
+
+// Export returns every entity as a declarative-config entry by kind
+// ("services", "routes", "upstreams", "targets"): its JSON-shaped fields
+// without nulls and timestamps, references by id. POST /config of the
+// export recreates the same entities.
+func (r *Registry) Export() map[string][]map[string]any {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := map[string][]map[string]any{}
+	add := func(kind string, e any) {
+		m := EntityMap(e)
+		for k, v := range m {
+			if v == nil || k == "created_at" || k == "updated_at" {
+				delete(m, k)
+			}
+		}
+		out[kind] = append(out[kind], m)
+	}
+	for _, s := range r.services.byID {
+		add(ServiceSchema.Name, s)
+	}
+	for _, rt := range r.routes.byID {
+		add(RouteSchema.Name, rt)
+	}
+	for _, u := range r.upstreams {
+		add(UpstreamSchema.Name, u)
+	}
+	for _, ts := range r.targets {
+		for _, t := range ts {
+			add(TargetSchema.Name, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,105 @@
+package upstreams
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// registryState is the whole content of a registry: what Reload reads from
+// the store and what a declarative config replaces in one go.
+type registryState struct {
+	upstreams map[string]*Upstream          // by id
+	names     map[string]string             // upstream name -> id
+	targets   map[string]map[string]*Target // upstream id -> target id -> target
+	services  namedIndex[*Service]
+	routes    namedIndex[*Route]
+}
+
+func newRegistryState() *registryState {
+	return &registryState{
+		upstreams: map[string]*Upstream{}, names: map[string]string{}, targets: map[string]map[string]*Target{},
+		services: newNamedIndex[*Service](), routes: newNamedIndex[*Route](),
+	}
+}
+
+func (st *registryState) addUpstream(u *Upstream) {
+	if old := st.upstreams[u.ID]; old != nil && st.names[old.Name] == u.ID {
+		delete(st.names, old.Name)
+	}
+	st.upstreams[u.ID] = u
+	st.names[u.Name] = u.ID
+}
+
+func (st *registryState) addTarget(t *Target) {
+	if st.targets[t.Upstream.ID] == nil {
+		st.targets[t.Upstream.ID] = map[string]*Target{}
+	}
+	st.targets[t.Upstream.ID][t.ID] = t
+}
+
+// stateFromRecords decodes a store's records.
+func stateFromRecords(recs []Record) (*registryState, error) {
+	st := newRegistryState()
+	for _, rec := range recs {
+		var err error
+		switch rec.Kind {
+		case ServiceSchema.Name:
+			var s *Service
+			if s, err = unmarshalEntity[Service](rec.Data); err == nil {
+				st.services.put(s)
+			}
+		case RouteSchema.Name:
+			var rt *Route
+			if rt, err = unmarshalEntity[Route](rec.Data); err == nil {
+				st.routes.put(rt)
+			}
+		case UpstreamSchema.Name:
+			var u *Upstream
+			if u, err = unmarshalEntity[Upstream](rec.Data); err == nil {
+				st.addUpstream(u)
+			}
+		case TargetSchema.Name:
+			var t *Target
+			if t, err = unmarshalEntity[Target](rec.Data); err == nil {
+				st.addTarget(t)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decoding %s %s: %w", rec.Kind, rec.ID, err)
+		}
+	}
+	return st, nil
+}
+
+func unmarshalEntity[T any](data []byte) (*T, error) {
+	e := new(T)
+	if err := json.Unmarshal(data, e); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// installLocked makes st the registry's content: pools of upstreams that
+// are gone or renamed are withdrawn (their health checks stopped), every
+// pool and the gateway snapshot are republished. Per-address state of the
+// upstreams that remain survives. r.mu must be held.
+func (r *Registry) installLocked(st *registryState) {
+	oldNames := r.byName
+	r.upstreams, r.byName, r.targets = st.upstreams, st.names, st.targets
+	r.services, r.routes = st.services, st.routes
+	for name, id := range oldNames {
+		if st.names[name] != id {
+			r.pools.Delete(name)
+			if _, still := st.upstreams[id]; !still {
+				r.states.retain(id, nil)
+				r.checker.stop(id)
+				rrCounters.Delete(id)
+			}
+		}
+	}
+	r.version.Add(1)
+	for id := range st.upstreams {
+		r.publishLocked(id)
+	}
+	r.publishGatewayLocked()
+}
