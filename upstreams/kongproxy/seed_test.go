@@ -2,31 +2,47 @@ package kongproxy_test
 
 import (
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
-// TestSeedFlow is the seed example (../shared/seed-kong.yaml) end to end:
-// service Upstream-Example whose host is upstream upstream-example with
-// two targets of weight 100 (local backends instead of google.com and
-// httpbin.org), route /api with strip_path. 200 requests to /api/... are
-// shared 50/50 between the backends (round-robin: exactly 100 each; the
-// issue asks for 45–55 %), and the backends see the path without /api.
+// seedYAML returns testdata/kong.yaml (the seed example of
+// ../shared/seed-kong.yaml with local targets) with its two targets
+// replaced by the given backends.
+func seedYAML(t *testing.T, a, b *testcaddy.Backend) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../testdata/kong.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.NewReplacer("127.0.0.1:9001", a.Addr, "127.0.0.1:9002", b.Addr).Replace(string(raw))
+	if !strings.Contains(doc, a.Addr) || !strings.Contains(doc, b.Addr) || !strings.Contains(doc, "strip_path: true") {
+		t.Fatalf("testdata/kong.yaml is not the seed example any more:\n%s", raw)
+	}
+	return doc
+}
+
+// TestSeedFlow is the seed example end to end: Caddy starts with the
+// seed's kong.yaml as declarative_config (service Upstream-Example whose
+// host is upstream upstream-example with two targets of weight 100, local
+// backends standing in for google.com and httpbin.org; route /api with
+// strip_path) and kong_proxy. 200 requests to /api/... are shared 50/50
+// between the backends (round-robin: exactly 100 each; the issue asks for
+// 45–55 %), and the backends see the path without /api.
 func TestSeedFlow(t *testing.T) {
 	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
-	c, reg := startKong(t)
-	create(t, reg.CreateUpstream, map[string]any{"name": "upstream-example", "algorithm": "round-robin"})
-	for _, be := range []*testcaddy.Backend{a, b} {
-		if _, err := reg.CreateTarget(t.Context(), "upstream-example", map[string]any{"target": be.Addr, "weight": 100.0}); err != nil {
-			t.Fatal(err)
-		}
+	file := filepath.Join(t.TempDir(), "kong.yaml")
+	if err := os.WriteFile(file, []byte(seedYAML(t, a, b)), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	create(t, reg.CreateService, map[string]any{"name": "Upstream-Example", "host": "upstream-example", "port": 80.0, "protocol": "http", "path": "/"})
-	create(t, reg.CreateRoute, map[string]any{"name": "Upstream-example", "paths": []any{"/api"}, "strip_path": true,
-		"service": map[string]any{"name": "Upstream-Example"}})
-
+	c := testcaddy.New(t)
+	c.Load(t, strings.Replace(kongConfig, "store bolt {DB}", "store bolt {DB}\n\t\tdeclarative_config {FILE}", 1),
+		"{DB}", filepath.Join(t.TempDir(), "registry.db"), "{FILE}", file)
 	checkSeedTraffic(t, c, a, b)
 	if status, body := c.Get(t, "/api"); status != 200 || !strings.HasSuffix(body, " /") {
 		t.Errorf("GET /api: %d %q, want the backend to see /", status, body)
@@ -59,6 +75,19 @@ func checkSeedTraffic(t *testing.T, c *testcaddy.Caddy, a, b *testcaddy.Backend)
 			t.Errorf("backend %s got %.1f %% of the requests, want 45–55 %%", be.Name, share*100)
 		}
 	}
+}
+
+// TestSeedThroughPostConfig loads the same kong.yaml at runtime with
+// POST /config, as decK or Kong's DB-less users do
+// (curl -X POST :8001/config -F config=@kong.yaml).
+func TestSeedThroughPostConfig(t *testing.T) {
+	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
+	c, _ := startKong(t)
+	form := url.Values{"config": {seedYAML(t, a, b)}}.Encode()
+	if status, body := c.Admin(t, "POST", "/kong/config", "application/x-www-form-urlencoded", []byte(form)); status != http.StatusCreated {
+		t.Fatalf("POST /config: %d %s", status, body)
+	}
+	checkSeedTraffic(t, c, a, b)
 }
 
 // TestSeedThroughAdminAPI is the same flow as Kong's getting-started
