@@ -282,3 +282,20 @@ func TestChangesUnderLoad(t *testing.T) {
 		t.Errorf("after the changes: upstream saw %s, want /v40/x", s.URI)
 	}
 }
+
+// TestReload: a config reload replaces the handler (its watcher and
+// proxies are cleaned up) and the registry's routes keep routing.
+func TestReload(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "registry.db")
+	c := testcaddy.New(t)
+	c.Load(t, kongConfig, "{DB}", db)
+	reg := upstreams.ActiveRegistry()
+	service(t, reg, "kept", "")
+	route(t, reg, "kept", map[string]any{"paths": []any{"/kept"}})
+	for i := range 3 {
+		if s := echoed(t, c, "GET", "", "/kept/x"); s.Backend != "kept" {
+			t.Fatalf("after %d reloads: reached %s", i, s.Backend)
+		}
+		c.Load(t, kongConfig, "{DB}", db)
+	}
+}
