@@ -3,6 +3,8 @@ package kongproxy
 import (
 	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
@@ -30,7 +32,9 @@ type hostTransport struct {
 	defaultPort string
 }
 
-// RoundTrip sets the Host header, then proxies.
+// RoundTrip sets the Host header, proxies, and adds Kong's
+// X-Kong-Upstream-Latency to the response: whole milliseconds from
+// sending the request to receiving the response headers.
 func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h, ok := caddyhttp.GetVar(req.Context(), upstreamHostVar).(*upstreamHost); ok {
 		switch {
@@ -40,7 +44,12 @@ func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Host = hostWithoutDefaultPort(req.URL.Host, t.defaultPort)
 		}
 	}
-	return t.Transport.RoundTrip(req)
+	start := time.Now()
+	res, err := t.Transport.RoundTrip(req)
+	if res != nil {
+		res.Header.Set("X-Kong-Upstream-Latency", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+	}
+	return res, err
 }
 
 // hostWithoutDefaultPort drops ":80" (http) or ":443" (https) from an address.

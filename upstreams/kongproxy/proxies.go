@@ -3,13 +3,11 @@ package kongproxy
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 
@@ -135,9 +133,6 @@ func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry) er
 	h := &caddyrp.Handler{
 		Transport:     sp.transport,
 		LoadBalancing: &caddyrp.LoadBalancing{Retries: s.Retries},
-		Headers: &headers.Handler{Response: &headers.RespHeaderOps{HeaderOps: &headers.HeaderOps{
-			Set: http.Header{"X-Kong-Upstream-Latency": {"{http.reverse_proxy.upstream.latency_ms}"}},
-		}}},
 	}
 	if sp.viaUpstream {
 		src := &reverseproxy.Source{Upstream: s.Host}
