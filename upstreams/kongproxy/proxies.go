@@ -52,12 +52,15 @@ func (p *proxies) viaUpstream(s *upstreams.Service) bool {
 	return p.registry.Pool(s.Host) != nil
 }
 
-// get returns the provisioned handler for s.
+// get returns the provisioned handler for s. A request still holding an
+// older snapshot than the cached handler's gets the newer handler (the
+// service changed while it was being routed), so that stale requests do
+// not replace the current handler back and forth.
 func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
 	via := p.viaUpstream(s)
 	p.mu.Lock()
 	sp := p.byService[s.ID]
-	if sp == nil || sp.service != s || sp.viaUpstream != via {
+	if !sp.serves(s, via) && !sp.serves(p.registry.Gateway().Services[s.ID], via) {
 		if sp != nil {
 			sp.cleanup(p.logger)
 		}
@@ -95,6 +98,12 @@ func (p *proxies) cleanupAll() {
 		sp.cleanup(p.logger)
 		delete(p.byService, id)
 	}
+}
+
+// serves reports whether sp was built for this version of the service and
+// this choice of upstream; sp may be nil.
+func (sp *serviceProxy) serves(s *upstreams.Service, viaUpstream bool) bool {
+	return sp != nil && s != nil && sp.service == s && sp.viaUpstream == viaUpstream
 }
 
 // provision builds and provisions the reverse_proxy handler of the service:
