@@ -300,3 +300,28 @@ func TestReload(t *testing.T) {
 		c.Load(t, kongConfig, "{DB}", db)
 	}
 }
+
+// TestHTTPSOnlyBehindTrustedProxy: X-Forwarded-Proto from a proxy in
+// Caddy's trusted_proxies counts as the client's scheme (Kong trusts it
+// from trusted_ips); from anyone else it is ignored.
+func TestHTTPSOnlyBehindTrustedProxy(t *testing.T) {
+	c := testcaddy.New(t)
+	config := strings.Replace(kongConfig, "\tupstreams {", "\tservers {\n\t\ttrusted_proxies static {TRUSTED}\n\t}\n\tupstreams {", 1)
+	c.Load(t, config, "{DB}", filepath.Join(t.TempDir(), "registry.db"), "{TRUSTED}", "127.0.0.1/32")
+	reg := upstreams.ActiveRegistry()
+	service(t, reg, "s", "")
+	route(t, reg, "s", map[string]any{"paths": []any{"/secure"}, "protocols": []any{"https"}})
+	if s := echoed(t, c, "GET", "", "/secure", "X-Forwarded-Proto", "https"); s.Headers.Get("X-Forwarded-Proto") != "https" {
+		t.Errorf("upstream saw X-Forwarded-Proto %q, want https", s.Headers.Get("X-Forwarded-Proto"))
+	}
+	if resp, _ := send(t, c, "GET", "", "/secure"); resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("without X-Forwarded-Proto: status %d, want 426", resp.StatusCode)
+	}
+	c.Load(t, config, "{DB}", filepath.Join(t.TempDir(), "registry2.db"), "{TRUSTED}", "10.0.0.0/8")
+	reg = upstreams.ActiveRegistry()
+	service(t, reg, "s", "")
+	route(t, reg, "s", map[string]any{"paths": []any{"/secure"}, "protocols": []any{"https"}})
+	if resp, _ := send(t, c, "GET", "", "/secure", "X-Forwarded-Proto", "https"); resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("X-Forwarded-Proto from an untrusted client: status %d, want 426", resp.StatusCode)
+	}
+}
