@@ -44,23 +44,10 @@ func (m *pathMatcher) match(path string) (matched string, groups []int, ok bool)
 	return path[:groups[1]], groups, true
 }
 
-// CheckPath validates a route path as the router will use it: a prefix
-// must start with "/", a regex ("~...") must compile. The error names
-// PCRE-only constructs, which Kong's traditional_compatible router (Rust
-// regex) rejects too.
-func CheckPath(p string) error {
-	if IsRegexPath(p) {
-		_, err := compileRegexPath(p)
-		return err
-	}
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("path %q: should start with: / (fixed path) or ~/ (regex path)", p)
-	}
-	return nil
-}
-
 // compileRegexPath compiles "~<regex>" as "^<regex>". Go accepts both
-// (?<name>) and (?P<name>) named groups.
+// (?<name>) and (?P<name>) named groups. The error names PCRE-only
+// constructs, which Kong's traditional_compatible router (Rust regex)
+// rejects too.
 func compileRegexPath(p string) (*regexp.Regexp, error) {
 	body := strings.TrimPrefix(p, "~")
 	if c := pcreOnly(body); c != "" {

@@ -220,17 +220,15 @@ func TestUnsupportedRegexes(t *testing.T) {
 		{`~/(?>a)`, "atomic group"},
 		{`~/a[`, "missing closing ]"},
 	} {
-		if err := CheckPath(c.path); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("CheckPath(%q) = %v, want an error mentioning %q", c.path, err, c.want)
+		_, errs := Compile([]*Route{{ID: "1", Paths: []string{c.path}}})
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), c.want) {
+			t.Errorf("path %q: errors %v, want one mentioning %q", c.path, errs, c.want)
 		}
 	}
 	for _, ok := range []string{`~/a\(?=b`, `~/a\++`, `~/(?i)abc`, "/plain"} {
-		if err := CheckPath(ok); err != nil {
-			t.Errorf("CheckPath(%q) = %v, want nil", ok, err)
+		if _, errs := Compile([]*Route{{ID: "1", Paths: []string{ok}}}); len(errs) != 0 {
+			t.Errorf("path %q: errors %v, want none", ok, errs)
 		}
-	}
-	if err := CheckPath("relative"); err == nil {
-		t.Error("CheckPath(relative) accepted a path without a leading slash")
 	}
 	rt, errs := Compile([]*Route{
 		{ID: "1", Name: "bad", Paths: []string{`~/x(?=y)`}},
