@@ -149,6 +149,9 @@ func TestKongAnswers(t *testing.T) {
 	create(t, reg.CreateService, map[string]any{"name": "off", "host": "127.0.0.1", "port": 9.0, "enabled": false})
 	route(t, reg, "off", map[string]any{"paths": []any{"/off"}})
 
+	if _, err := reg.CreateRoute(t.Context(), map[string]any{"paths": []any{"~/a(?=b)"}}); err == nil || !strings.Contains(err.Error(), "invalid regex") {
+		t.Errorf("a route with a lookahead: %v, want the schema's invalid regex", err)
+	}
 	resp, body := send(t, c, "GET", "shop.test", "/secure/x")
 	if resp.StatusCode != http.StatusUpgradeRequired || resp.Header.Get("Upgrade") != "TLS/1.2, HTTP/1.1" || message(body) != "Please use HTTPS protocol" {
 		t.Errorf("http to an https route: %d %v %s, want Kong's 426", resp.StatusCode, resp.Header, body)
