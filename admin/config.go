@@ -60,15 +60,9 @@ func truthy(v string) bool {
 // "config" field holding YAML or JSON (JSON, form or multipart bodies), or
 // a raw YAML body.
 func configDocument(r *http.Request) ([]byte, error) {
-	if len(r.Header.Values("Content-Type")) > 1 {
-		return nil, schema.Plain(http.StatusBadRequest, "Multiple Content-Type headers not allowed")
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, MaxConfigBytes+1))
+	raw, err := readBody(r, MaxConfigBytes)
 	if err != nil {
-		return nil, schema.Plain(http.StatusBadRequest, "Cannot read request body")
-	}
-	if len(raw) > MaxConfigBytes {
-		return nil, errBodyTooLarge
+		return nil, err
 	}
 	expected := schema.Plain(http.StatusBadRequest, "expected a declarative configuration")
 	if len(bytes.TrimSpace(raw)) == 0 {

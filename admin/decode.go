@@ -26,15 +26,9 @@ var errBodyTooLarge = schema.Plain(http.StatusRequestEntityTooLarge, "Payload to
 // are decoded as is; form-urlencoded and multipart bodies are nested by
 // their dotted keys and their values coerced to the types s declares.
 func decodeBody(r *http.Request, s *schema.Schema) (map[string]any, error) {
-	if len(r.Header.Values("Content-Type")) > 1 {
-		return nil, schema.Plain(http.StatusBadRequest, "Multiple Content-Type headers not allowed")
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	raw, err := readBody(r, MaxBodyBytes)
 	if err != nil {
-		return nil, schema.Plain(http.StatusBadRequest, "Cannot read request body")
-	}
-	if len(raw) > MaxBodyBytes {
-		return nil, errBodyTooLarge
+		return nil, err
 	}
 	ct := r.Header.Get("Content-Type")
 	if len(bytes.TrimSpace(raw)) == 0 {
@@ -60,6 +54,22 @@ func decodeBody(r *http.Request, s *schema.Schema) (map[string]any, error) {
 	default:
 		return nil, &schema.Error{Status: http.StatusUnsupportedMediaType}
 	}
+}
+
+// readBody reads a request body of at most limit bytes, refusing several
+// Content-Type headers as Kong does.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return nil, schema.Plain(http.StatusBadRequest, "Multiple Content-Type headers not allowed")
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, schema.Plain(http.StatusBadRequest, "Cannot read request body")
+	}
+	if int64(len(raw)) > limit {
+		return nil, errBodyTooLarge
+	}
+	return raw, nil
 }
 
 // decodeJSON decodes a JSON object; anything else is Kong's "Cannot parse

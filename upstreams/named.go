@@ -15,12 +15,28 @@ type named interface {
 	*Service | *Route
 	entityID() string
 	entityName() string
+	// identity points at the entity's id and created_at.
+	identity() (*string, *int64)
+	sansUpdatedAt() any
 }
 
-func (s *Service) entityID() string   { return s.ID }
-func (s *Service) entityName() string { return s.NameOrEmpty() }
-func (r *Route) entityID() string     { return r.ID }
-func (r *Route) entityName() string   { return r.NameOrEmpty() }
+func (s *Service) entityID() string            { return s.ID }
+func (s *Service) entityName() string          { return s.NameOrEmpty() }
+func (s *Service) identity() (*string, *int64) { return &s.ID, &s.CreatedAt }
+func (r *Route) entityID() string              { return r.ID }
+func (r *Route) entityName() string            { return r.NameOrEmpty() }
+func (r *Route) identity() (*string, *int64)   { return &r.ID, &r.CreatedAt }
+
+// namedEntityFields returns the fields of a service or route: id,
+// timestamps in integer seconds and the optional unique name, then rest.
+func namedEntityFields(rest []schema.Field) []schema.Field {
+	return append([]schema.Field{
+		{Name: "id", Type: schema.String, UUID: true, Auto: true},
+		{Name: "created_at", Type: schema.Integer, Auto: true},
+		{Name: "updated_at", Type: schema.Integer, Auto: true},
+		{Name: "name", Type: schema.String, Unique: true, Check: schema.CheckUTF8Name},
+	}, rest...)
+}
 
 // namedIndex holds the entities of one kind by id and by name. Stored
 // entities are never modified: a write replaces the pointer, so snapshots

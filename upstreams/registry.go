@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"sync"
@@ -411,6 +412,14 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 		return nil, schema.SchemaViolation(verr)
 	}
 	now := nowMillis()
+	// targets list newest first by created_at (milliseconds): keep it
+	// strictly increasing within an upstream, so two targets created in
+	// the same millisecond still list in creation order
+	for _, t := range r.targets[u.ID] {
+		if t.CreatedAt >= now {
+			now = math.Round(t.CreatedAt*1000+1) / 1000
+		}
+	}
 	fillAuto(m, now, false)
 	t, err := decodeTarget(m)
 	if err != nil {

@@ -45,7 +45,13 @@ func (cfg *DeclarativeConfig) records() ([]Record, error) {
 // store and the proxy go from the old configuration to the new one at
 // once or not at all. Per-address health state of upstreams that remain
 // survives.
+//
+// An entity that keeps its id keeps its created_at, and its updated_at when
+// nothing else changed, so re-posting the same file changes nothing.
 func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg = r.carryTimestampsLocked(cfg)
 	recs, err := cfg.records()
 	if err != nil {
 		return err
@@ -54,8 +60,6 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	batch := Batch{Put: recs}
 	for id := range r.services.byID {
 		batch.Delete = append(batch.Delete, RecordRef{Kind: ServiceSchema.Name, ID: id})
@@ -78,6 +82,51 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 	return nil
 }
 
+// carryTimestampsLocked returns a copy of cfg whose entities that exist
+// with the same id have their timestamps (see ReplaceDeclarative). r.mu
+// must be held.
+func (r *Registry) carryTimestampsLocked(cfg *DeclarativeConfig) *DeclarativeConfig {
+	out := &DeclarativeConfig{}
+	for _, s := range cfg.Services {
+		s = cloneOf(s)
+		carry(s, r.services.byID[s.ID], func(e *Service) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Services = append(out.Services, s)
+	}
+	for _, rt := range cfg.Routes {
+		rt = cloneOf(rt)
+		carry(rt, r.routes.byID[rt.ID], func(e *Route) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Routes = append(out.Routes, rt)
+	}
+	for _, u := range cfg.Upstreams {
+		u = cloneOf(u)
+		carry(u, r.upstreams[u.ID], func(e *Upstream) (*int64, *int64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Upstreams = append(out.Upstreams, u)
+	}
+	for _, t := range cfg.Targets {
+		t = cloneOf(t)
+		carry(t, r.targets[t.Upstream.ID][t.ID], func(e *Target) (*float64, *float64) { return &e.CreatedAt, &e.UpdatedAt })
+		out.Targets = append(out.Targets, t)
+	}
+	return out
+}
+
+// carry gives e the created_at of old, the entity with its id, and old's
+// updated_at when e would change nothing else.
+func carry[T any, P interface {
+	*T
+	sansUpdatedAt() any
+}, N int64 | float64](e, old P, stamps func(P) (created, updated *N)) {
+	if old == nil {
+		return
+	}
+	ec, eu := stamps(e)
+	oc, ou := stamps(old)
+	*ec = *oc
+	if sameButUpdatedAt(e, old) {
+		*eu = *ou
+	}
+}
+
 // MergeDeclarative upserts cfg's entities, as loading a kong.yaml at start
 // does: an entity of cfg replaces the registry's entity with the same id,
 // or else the same name (services, routes, upstreams) or the same address
@@ -98,21 +147,12 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 	serviceIDs, upstreamIDs := map[string]string{}, map[string]string{}
 	for _, s := range cfg.Services {
 		s := cloneOf(s)
-		old := st.services.byID[s.ID]
-		if old == nil && s.Name != nil {
-			old = st.services.lookup(*s.Name)
-		}
-		if old != nil {
-			serviceIDs[s.ID] = old.ID
-			s.ID, s.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(s, old, func(c *Service) { c.UpdatedAt = 0 }) {
-				continue
+		if write, err := mergeNamed(&st.services, s, serviceIDs); err != nil || !write {
+			if err != nil {
+				return err
 			}
+			continue
 		}
-		if st.services.nameTaken(s) {
-			return schema.UniqueViolation(map[string]any{"name": s.NameOrEmpty()})
-		}
-		st.services.put(s)
 		if err := put(serviceKind.record(s)); err != nil {
 			return err
 		}
@@ -122,20 +162,12 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		if rt.Service != nil {
 			rt.Service = &ForeignKey{ID: renamed(serviceIDs, rt.Service.ID)}
 		}
-		old := st.routes.byID[rt.ID]
-		if old == nil && rt.Name != nil {
-			old = st.routes.lookup(*rt.Name)
-		}
-		if old != nil {
-			rt.ID, rt.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(rt, old, func(c *Route) { c.UpdatedAt = 0 }) {
-				continue
+		if write, err := mergeNamed(&st.routes, rt, nil); err != nil || !write {
+			if err != nil {
+				return err
 			}
+			continue
 		}
-		if st.routes.nameTaken(rt) {
-			return schema.UniqueViolation(map[string]any{"name": rt.NameOrEmpty()})
-		}
-		st.routes.put(rt)
 		if err := put(routeKind.record(rt)); err != nil {
 			return err
 		}
@@ -149,7 +181,7 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		if old != nil {
 			upstreamIDs[u.ID] = old.ID
 			u.ID, u.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(u, old, func(c *Upstream) { c.UpdatedAt = 0 }) {
+			if sameButUpdatedAt(u, old) {
 				continue
 			}
 		}
@@ -172,7 +204,7 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		}
 		if old != nil {
 			t.ID, t.CreatedAt = old.ID, old.CreatedAt
-			if sameEntity(t, old, func(c *Target) { c.UpdatedAt = 0 }) {
+			if sameButUpdatedAt(t, old) {
 				continue
 			}
 		}
@@ -225,13 +257,42 @@ func renamed(ids map[string]string, id string) string {
 	return id
 }
 
-// sameEntity reports whether a and b are equal once blank has cleared, in
-// copies, the fields that do not count.
-func sameEntity[T any](a, b *T, blank func(*T)) bool {
-	ca, cb := *a, *b
-	blank(&ca)
-	blank(&cb)
-	return reflect.DeepEqual(EntityMap(&ca), EntityMap(&cb))
+// sameButUpdatedAt reports whether two entities differ at most in
+// updated_at.
+func sameButUpdatedAt(a, b interface{ sansUpdatedAt() any }) bool {
+	return reflect.DeepEqual(a.sansUpdatedAt(), b.sansUpdatedAt())
+}
+
+func (s *Service) sansUpdatedAt() any  { c := *s; c.UpdatedAt = 0; return c }
+func (r *Route) sansUpdatedAt() any    { c := *r; c.UpdatedAt = 0; return c }
+func (u *Upstream) sansUpdatedAt() any { c := *u; c.UpdatedAt = 0; return c }
+func (t *Target) sansUpdatedAt() any   { c := *t; c.UpdatedAt = 0; return c }
+
+// mergeNamed puts a service or route of a declarative config into idx: it
+// takes the id and created_at of the entity with its id, or else its name,
+// recording a changed id in ids (nil: not recorded). It reports whether e
+// is to be written (false: it would change nothing).
+func mergeNamed[P named](idx *namedIndex[P], e P, ids map[string]string) (bool, error) {
+	id, created := e.identity()
+	old := idx.byID[*id]
+	if old == nil && e.entityName() != "" {
+		old = idx.lookup(e.entityName())
+	}
+	if old != nil {
+		oldID, oldCreated := old.identity()
+		if ids != nil {
+			ids[*id] = *oldID
+		}
+		*id, *created = *oldID, *oldCreated
+		if sameButUpdatedAt(e, old) {
+			return false, nil
+		}
+	}
+	if idx.nameTaken(e) {
+		return false, schema.UniqueViolation(map[string]any{"name": e.entityName()})
+	}
+	idx.put(e)
+	return true, nil
 }
 
 // Export returns every entity as a declarative-config entry by kind

@@ -13,7 +13,7 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
-func newRegistry(t *testing.T) *upstreams.Registry {
+func newRegistry(t testing.TB) *upstreams.Registry {
 	t.Helper()
 	store := new(boltstore.Store)
 	if err := store.Open(filepath.Join(t.TempDir(), "r.db")); err != nil {

@@ -82,11 +82,7 @@ func endpointsField(name string) schema.Field {
 var RouteSchema = &schema.Schema{
 	Name:        "routes",
 	EndpointKey: "name",
-	Fields: []schema.Field{
-		{Name: "id", Type: schema.String, UUID: true, Auto: true},
-		{Name: "created_at", Type: schema.Integer, Auto: true},
-		{Name: "updated_at", Type: schema.Integer, Auto: true},
-		{Name: "name", Type: schema.String, Unique: true, Check: schema.CheckUTF8Name},
+	Fields: namedEntityFields([]schema.Field{
 		{Name: "protocols", Type: schema.Set, Required: true, LenMin: 1, Default: []string{"http", "https"},
 			Elements: &schema.Field{Type: schema.String, OneOf: schema.Strings(schema.Protocols...)}, Check: checkProtocolFamilies},
 		{Name: "methods", Type: schema.Set, Elements: &schema.Field{Type: schema.String, Check: schema.CheckHTTPMethod}},
@@ -107,7 +103,7 @@ var RouteSchema = &schema.Schema{
 		endpointsField("destinations"),
 		schema.TagsField(),
 		{Name: "service", Type: schema.Foreign, Reference: "services"},
-	},
+	}),
 	Shorthands: routeSubschemaDefaults,
 	EntityChecks: []schema.EntityCheck{
 		{Fields: []string{"protocols", "snis"}, Run: checkRouteSNIs},

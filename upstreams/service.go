@@ -51,11 +51,7 @@ func timeoutField(name string) schema.Field {
 var ServiceSchema = &schema.Schema{
 	Name:        "services",
 	EndpointKey: "name",
-	Fields: []schema.Field{
-		{Name: "id", Type: schema.String, UUID: true, Auto: true},
-		{Name: "created_at", Type: schema.Integer, Auto: true},
-		{Name: "updated_at", Type: schema.Integer, Auto: true},
-		{Name: "name", Type: schema.String, Unique: true, Check: schema.CheckUTF8Name},
+	Fields: namedEntityFields([]schema.Field{
 		{Name: "retries", Type: schema.Integer, Default: float64(DefaultServiceRetries), Between: schema.Between(0, 32767)},
 		{Name: "protocol", Type: schema.String, Required: true, Default: DefaultServiceProtocol, OneOf: schema.Strings(schema.Protocols...)},
 		{Name: "host", Type: schema.String, Required: true, Check: schema.CheckHost},
@@ -70,7 +66,7 @@ var ServiceSchema = &schema.Schema{
 		{Name: "tls_verify_depth", Type: schema.Integer, Between: schema.Between(0, 64)},
 		{Name: "ca_certificates", Type: schema.Array, Elements: &schema.Field{Type: schema.String, UUID: true}},
 		{Name: "enabled", Type: schema.Boolean, Required: true, Default: true},
-	},
+	}),
 	Shorthands: serviceURLShorthand,
 	EntityChecks: []schema.EntityCheck{
 		mustBeNullUnless("protocol", "path", "tcp", "tls", "udp", "grpc", "grpcs"),
