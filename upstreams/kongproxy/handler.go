@@ -114,14 +114,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // upstreamHost decides the Host header sent upstream (see upstreamHost).
 func (h *Handler) upstreamHost(r *http.Request, m *routing.Match, svc *upstreams.Service, viaUpstream bool) *upstreamHost {
 	if m.Route.PreserveHost {
-		return &upstreamHost{value: r.Host}
+		return &upstreamHost{preserved: r.Host}
 	}
 	if viaUpstream {
-		if pool := h.proxies.registry.Pool(svc.Host); pool != nil && pool.Upstream.HostHeader != nil && *pool.Upstream.HostHeader != "" {
-			return &upstreamHost{value: *pool.Upstream.HostHeader}
+		if pool := h.proxies.registry.Pool(svc.Host); pool != nil && pool.Upstream.HostHeader != nil {
+			return &upstreamHost{name: *pool.Upstream.HostHeader}
 		}
 	}
-	return &upstreamHost{target: true}
+	return &upstreamHost{}
 }
 
 // setPlaceholders publishes the match for logs and later handlers:

@@ -4,8 +4,10 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
@@ -15,13 +17,19 @@ import (
 // upstream (an *upstreamHost).
 const upstreamHostVar = "kong_proxy.upstream_host"
 
+// targetHostPlaceholder is where the registry source leaves, per attempt,
+// the name Kong sends for the picked address (the upstream's host_header,
+// the SRV name with use_srv_name, else the target's hostname).
+const targetHostPlaceholder = "upstreams.host"
+
 // upstreamHost decides the Host header of the proxied request, as Kong
-// does: the client's Host with preserve_host, else the upstream's
-// host_header if set, else the target's host (with its port unless it is
-// the protocol's default).
+// does (set_host_header): the client's Host with preserve_host; else a
+// name (the upstream's host_header, else the target's hostname, else the
+// address being dialled) followed by the port unless it is the
+// protocol's default.
 type upstreamHost struct {
-	value  string // used as is when non-empty
-	target bool   // use the address being dialled
+	preserved string // the client's Host, with preserve_host
+	name      string // the upstream's host_header, if any
 }
 
 // hostTransport is the registry transport that also sets the Host header
@@ -37,12 +45,7 @@ type hostTransport struct {
 // sending the request to receiving the response headers.
 func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h, ok := caddyhttp.GetVar(req.Context(), upstreamHostVar).(*upstreamHost); ok {
-		switch {
-		case h.value != "":
-			req.Host = h.value
-		case h.target:
-			req.Host = hostWithoutDefaultPort(req.URL.Host, t.defaultPort)
-		}
+		req.Host = t.host(req, h)
 	}
 	start := time.Now()
 	res, err := t.Transport.RoundTrip(req)
@@ -52,14 +55,35 @@ func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return res, err
 }
 
-// hostWithoutDefaultPort drops ":80" (http) or ":443" (https) from an address.
-func hostWithoutDefaultPort(addr, defaultPort string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != defaultPort {
-		return addr
+// host is the Host header for this attempt.
+func (t *hostTransport) host(req *http.Request, h *upstreamHost) string {
+	if h.preserved != "" {
+		return h.preserved
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
-		return "[" + host + "]"
+	dialHost, port, err := net.SplitHostPort(req.URL.Host)
+	if err != nil {
+		return req.URL.Host
 	}
-	return host
+	name := h.name
+	if name == "" {
+		if repl, ok := req.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			name, _ = repl.GetString(targetHostPlaceholder)
+		}
+	}
+	if name == "" {
+		name = dialHost
+	}
+	return hostHeader(name, port, t.defaultPort)
+}
+
+// hostHeader joins a name and a port for a Host header, leaving out the
+// protocol's default port; an IPv6 address is bracketed.
+func hostHeader(name, port, defaultPort string) string {
+	if port != defaultPort {
+		return net.JoinHostPort(name, port)
+	}
+	if strings.Contains(name, ":") {
+		return "[" + name + "]"
+	}
+	return name
 }
