@@ -43,6 +43,7 @@ type RouteError struct {
 	Err   error
 }
 
+// Error names the route and what is wrong with it.
 func (e RouteError) Error() string {
 	return fmt.Sprintf("route %s: %v", routeLabel(e.Route), e.Err)
 }
