@@ -27,7 +27,8 @@ type serviceProxy struct {
 	err       error
 }
 
-// proxies caches one provisioned reverse_proxy handler per service. A
+// proxies caches one provisioned reverse_proxy handler per service that
+// a route leads to. A
 // handler is built for the exact *Service of a snapshot (a change to the
 // service is a new object, hence a new handler) and for whether its host
 // names a registry upstream (an upstream created or deleted later switches
@@ -72,18 +73,18 @@ func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
 	return sp, sp.err
 }
 
-// sync builds the handlers of a new snapshot's services and cleans up
-// those of services that are gone.
-func (p *proxies) sync(gw *upstreams.Gateway) {
+// sync builds the handlers of the services a new router leads to and
+// cleans up the others'.
+func (p *proxies) sync(c *compiled) {
 	p.mu.Lock()
 	for id, sp := range p.byService {
-		if gw.Services[id] == nil {
+		if c.services[id] == nil {
 			sp.cleanup(p.logger)
 			delete(p.byService, id)
 		}
 	}
 	p.mu.Unlock()
-	for _, s := range gw.Services {
+	for _, s := range c.services {
 		if _, err := p.get(s); err != nil {
 			p.logger.Error("setting up the proxy to a service", zap.String("service", s.ID), zap.Error(err))
 		}

@@ -14,6 +14,8 @@ import (
 type compiled struct {
 	gateway *upstreams.Gateway
 	router  *routing.Router
+	// services are the services the router's routes lead to.
+	services map[string]*upstreams.Service
 }
 
 // routeTable keeps the router of the registry's current gateway snapshot.
@@ -26,7 +28,7 @@ type compiled struct {
 type routeTable struct {
 	registry *upstreams.Registry
 	logger   *zap.Logger
-	onBuild  func(*upstreams.Gateway) // called after each build, under mu
+	onBuild  func(*compiled) // called after each build, under mu
 
 	mu      sync.Mutex
 	current atomic.Pointer[compiled]
@@ -35,7 +37,7 @@ type routeTable struct {
 }
 
 // newRouteTable compiles the current snapshot and starts the watcher.
-func newRouteTable(reg *upstreams.Registry, logger *zap.Logger, onBuild func(*upstreams.Gateway)) *routeTable {
+func newRouteTable(reg *upstreams.Registry, logger *zap.Logger, onBuild func(*compiled)) *routeTable {
 	t := &routeTable{registry: reg, logger: logger, onBuild: onBuild, stop: make(chan struct{}), done: make(chan struct{})}
 	first := t.refresh(reg.Gateway())
 	go t.watch(first.gateway)
@@ -80,7 +82,7 @@ func (t *routeTable) refresh(gw *upstreams.Gateway) *compiled {
 	c := compile(gw, t.logger)
 	t.current.Store(c)
 	if t.onBuild != nil {
-		t.onBuild(gw)
+		t.onBuild(c)
 	}
 	return c
 }
@@ -89,14 +91,18 @@ func (t *routeTable) refresh(gw *upstreams.Gateway) *compiled {
 // are left out (Kong answers 404 for them), and so are stream routes.
 // Routes that cannot be compiled are logged and left out.
 func compile(gw *upstreams.Gateway, logger *zap.Logger) *compiled {
-	c := &compiled{gateway: gw}
+	c := &compiled{gateway: gw, services: map[string]*upstreams.Service{}}
 	in := make([]*routing.Route, 0, len(gw.Routes))
 	for _, r := range gw.Routes {
 		if !httpRoute(r) {
 			continue
 		}
-		if s := gw.Service(r); s != nil && !s.Enabled {
+		s := gw.Service(r)
+		if s != nil && !s.Enabled {
 			continue
+		}
+		if s != nil {
+			c.services[s.ID] = s
 		}
 		in = append(in, routingRoute(r))
 	}
