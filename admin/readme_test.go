@@ -11,21 +11,29 @@ import (
 
 // TestReadmeCurlSession runs every curl line of the README's Admin API
 // session against a real instance and expects no error status.
-func TestReadmeCurlSession(t *testing.T) {
+func TestReadmeCurlSession(t *testing.T) { runReadmeSession(t, "## Admin API", 8) }
+
+// TestReadmeServicesSession runs the curl lines of the README's services
+// and routes section.
+func TestReadmeServicesSession(t *testing.T) { runReadmeSession(t, "## Services and routes", 6) }
+
+// runReadmeSession runs the first sh block after heading, which must have
+// at least minLines curl lines.
+func runReadmeSession(t *testing.T, heading string, minLines int) {
 	raw, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(raw), "## Admin API")
+	_, after, ok := strings.Cut(string(raw), heading)
 	if !ok {
-		t.Fatal("README has no Admin API section")
+		t.Fatalf("README has no %q section", heading)
 	}
 	_, after, _ = strings.Cut(after, "```sh\n")
 	block, _, _ := strings.Cut(after, "```")
 	e := start(t)
 	testcaddy.StartBackend(t, "unused") // the session's targets need not be up
 	lines := strings.Split(strings.TrimSpace(block), "\n")
-	if len(lines) < 8 {
+	if len(lines) < minLines {
 		t.Fatalf("only %d curl lines in the README", len(lines))
 	}
 	for _, line := range lines {
