@@ -276,19 +276,51 @@ func TestHTTPSOnly(t *testing.T) {
 	}
 }
 
-// BenchmarkMatch measures a match among 1 000 routes (each with a prefix
-// path and a host), the request matching the lowest-ranked one.
+// BenchmarkMatch measures a match among n routes, each with a host and a
+// prefix path, the request matching the lowest-ranked one; the host
+// index makes it independent of n. "paths-only" routes have no hosts, so
+// every one of them is tried.
 func BenchmarkMatch(b *testing.B) {
-	var routes []*Route
-	for i := range 1000 {
-		routes = append(routes, &Route{ID: fmt.Sprintf("%08d", i), Name: fmt.Sprint(i), Hosts: []string{fmt.Sprintf("h%d.test", i)}, Paths: []string{fmt.Sprintf("/p%d", i)}})
-	}
-	rt, _ := Compile(routes)
-	r := req("GET", "h0.test/p0/x")
-	b.ReportAllocs()
-	for b.Loop() {
-		if rt.Match(r) == nil {
-			b.Fatal("no match")
+	for _, n := range []int{100, 1000, 10000} {
+		for _, hosts := range []bool{true, false} {
+			name := fmt.Sprintf("%d-routes-hosts", n)
+			if !hosts {
+				name = fmt.Sprintf("%d-routes-paths-only", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				var routes []*Route
+				for i := range n {
+					r := &Route{ID: fmt.Sprintf("%08d", i), Name: fmt.Sprint(i), Paths: []string{fmt.Sprintf("/p%d", i)}}
+					if hosts {
+						r.Hosts = []string{fmt.Sprintf("h%d.test", i)}
+					}
+					routes = append(routes, r)
+				}
+				rt, _ := Compile(routes)
+				r := req("GET", "h0.test/p0/x")
+				b.ReportAllocs()
+				for b.Loop() {
+					if rt.Match(r) == nil {
+						b.Fatal("no match")
+					}
+				}
+			})
 		}
 	}
+}
+
+// TestManyPrefixLengths: a path with more prefixes in use than the
+// candidate lists Match merges on the stack is matched by trying every
+// entry, with the same answer (the longest prefix).
+func TestManyPrefixLengths(t *testing.T) {
+	var routes []*Route
+	path := "/" + strings.Repeat("a", maxCandidateLists+10)
+	for l := 2; l <= len(path); l++ {
+		routes = append(routes, &Route{ID: fmt.Sprint(l), Name: fmt.Sprint(l), Paths: []string{path[:l]}})
+	}
+	rt := compile(t, routes...)
+	runMatches(t, rt, []matchCase{
+		{req("GET", "h"+path+"/x"), fmt.Sprint(len(path))},
+		{req("GET", "h/aaa"), "4"},
+	})
 }
