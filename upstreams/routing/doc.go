@@ -3,9 +3,10 @@
 // the path a matched request is proxied with.
 //
 // A Router is compiled once from a set of routes (Compile) and is then
-// immutable: matching takes no lock and allocates nothing unless a route
-// matches with a regex path (its captures are returned). What is matched,
-// as in Kong's kong/router/transform.lua and compat.lua:
+// immutable: matching takes no lock, tries only the routes a request's
+// host and path can match (see Router), and allocates only its result
+// (and a regex path's captures). What is matched, as in Kong's
+// kong/router/transform.lua and compat.lua:
 //
 //   - paths: a prefix ("/api", plain byte prefix, no segment boundary) or a
 //     regex ("~/items/(?<id>\d+)"), anchored at the start of the request's
