@@ -1,6 +1,7 @@
 package kongproxy
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -53,13 +54,29 @@ func (p *proxies) viaUpstream(s *upstreams.Service) bool {
 	return p.registry.Pool(s.Host) != nil
 }
 
+// errReplaced is the error of a handler replaced before it was built.
+var errReplaced = errors.New("service proxy was replaced before it was built")
+
 // get returns the provisioned handler for s. A request still holding an
 // older snapshot than the cached handler's gets the newer handler (the
 // service changed while it was being routed), so that stale requests do
 // not replace the current handler back and forth.
 func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
+	for {
+		sp := p.entry(s)
+		sp.once.Do(func() { sp.err = sp.provision(p.ctx, p.registry) })
+		if sp.err != errReplaced {
+			return sp, sp.err
+		}
+		// replaced by a newer version between entry and provisioning: again
+	}
+}
+
+// entry returns the cache entry for s, replacing an outdated one.
+func (p *proxies) entry(s *upstreams.Service) *serviceProxy {
 	via := p.viaUpstream(s)
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	sp := p.byService[s.ID]
 	if !sp.serves(s, via) && !sp.serves(p.registry.Gateway().Services[s.ID], via) {
 		if sp != nil {
@@ -68,9 +85,7 @@ func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
 		sp = &serviceProxy{service: s, viaUpstream: via}
 		p.byService[s.ID] = sp
 	}
-	p.mu.Unlock()
-	sp.once.Do(func() { sp.err = sp.provision(p.ctx, p.registry) })
-	return sp, sp.err
+	return sp
 }
 
 // sync builds the handlers of the services a new router leads to and
@@ -164,7 +179,7 @@ func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry) er
 
 // cleanup releases the handler's connections and hosts.
 func (sp *serviceProxy) cleanup(logger *zap.Logger) {
-	sp.once.Do(func() { sp.err = fmt.Errorf("service proxy was replaced") })
+	sp.once.Do(func() { sp.err = errReplaced })
 	if sp.handler != nil {
 		if err := sp.handler.Cleanup(); err != nil {
 			logger.Warn("cleaning up a service proxy", zap.String("service", sp.service.ID), zap.Error(err))
