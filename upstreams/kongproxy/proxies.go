@@ -142,7 +142,7 @@ func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry) er
 		WriteTimeout:          millis(s.WriteTimeout),
 	}}
 	switch s.Protocol {
-	case "https", "grpcs", "wss":
+	case "https", "grpcs":
 		verify := s.TLSVerify != nil && *s.TLSVerify
 		t.TLS = &caddyrp.TLSConfig{InsecureSkipVerify: !verify}
 		if s.Protocol == "grpcs" {
@@ -198,7 +198,7 @@ func millis(ms int) caddy.Duration {
 // defaultPort is the port left out of a Host header for a protocol.
 func defaultPort(protocol string) string {
 	switch protocol {
-	case "https", "grpcs", "wss":
+	case "https", "grpcs":
 		return "443"
 	}
 	return "80"
