@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -127,16 +128,23 @@ func (h *Handler) upstreamHost(r *http.Request, m *routing.Match, svc *upstreams
 // setPlaceholders publishes the match for logs and later handlers:
 // {kong.route.id}, {kong.route.name}, {kong.service.id},
 // {kong.service.name} and the regex path's captures as
-// {kong.uri_captures.<n>} and {kong.uri_captures.<name>}.
+// {kong.uri_captures.<n>} and {kong.uri_captures.<name>}, and also as
+// {http.regexp.<n>} and {http.regexp.<name>} (Caddy's regexp matchers'
+// names), where an upstream's hash_on uri_capture reads them, so Kong's
+// hash_on_uri_capture names a group of the route's regex as in Kong.
 func setPlaceholders(repl *caddy.Replacer, m *routing.Match, svc *upstreams.Service) {
 	repl.Set("kong.route.id", m.Route.ID)
 	repl.Set("kong.route.name", m.Route.Name)
 	repl.Set("kong.service.id", svc.ID)
 	repl.Set("kong.service.name", svc.NameOrEmpty())
 	for i, v := range m.Captures {
-		repl.Set(fmt.Sprintf("kong.uri_captures.%d", i), v)
+		keys := []string{strconv.Itoa(i)}
 		if name := m.CaptureNames[i]; name != "" {
-			repl.Set("kong.uri_captures."+name, v)
+			keys = append(keys, name)
+		}
+		for _, k := range keys {
+			repl.Set("kong.uri_captures."+k, v)
+			repl.Set("http.regexp."+k, v)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package kongproxy_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -124,5 +125,35 @@ func TestUpstreamHostHeader(t *testing.T) {
 	resp, body := send(t, c, "GET", "", "/empty")
 	if resp.StatusCode != http.StatusServiceUnavailable || message(body) != "The upstream server is currently unavailable" {
 		t.Errorf("upstream without targets: %d %s, want Kong's 503", resp.StatusCode, body)
+	}
+}
+
+// TestHashOnURICapture: Kong's hash_on uri_capture names a group of the
+// route's regex path: the same user always reaches the same target, and
+// 30 users spread over the three.
+func TestHashOnURICapture(t *testing.T) {
+	bs := []*testcaddy.Backend{testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b"), testcaddy.StartBackend(t, "c")}
+	c, reg := startKong(t)
+	create(t, reg.CreateUpstream, map[string]any{"name": "users", "hash_on": "uri_capture", "hash_on_uri_capture": "user"})
+	for _, b := range bs {
+		if _, err := reg.CreateTarget(t.Context(), "users", map[string]any{"target": b.Addr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(t, reg.CreateService, map[string]any{"name": "users", "host": "users"})
+	route(t, reg, "users", map[string]any{"paths": []any{`~/u/(?<user>\w+)`}})
+	reached := map[string]bool{}
+	for i := range 30 {
+		path := fmt.Sprintf("/u/user%d/profile", i)
+		first, _ := send(t, c, "GET", "", path)
+		for range 3 {
+			if again, _ := send(t, c, "GET", "", path); again.Header.Get("X-Backend") != first.Header.Get("X-Backend") {
+				t.Fatalf("%s reached %s, then %s", path, first.Header.Get("X-Backend"), again.Header.Get("X-Backend"))
+			}
+		}
+		reached[first.Header.Get("X-Backend")] = true
+	}
+	if len(reached) < 2 {
+		t.Errorf("30 users all reached %v: the capture was not hashed", reached)
 	}
 }
