@@ -2,7 +2,8 @@
 // Caddy. Importing it (or building Caddy with
 // `xcaddy build --with github.com/caddy-upstreams/caddy-upstreams`) plugs in
 // every module of the project: the "upstreams" app and its stores, the
-// reverse_proxy source and selection policy, and the Caddyfile support.
+// reverse_proxy source and selection policy, the kong_proxy handler, and
+// the Caddyfile support.
 package caddyupstreams
 
 import (
@@ -12,6 +13,7 @@ import (
 	_ "github.com/caddy-upstreams/caddy-upstreams/targets/kubernetes"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
+	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/kongproxy"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/pgstore"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
 )

@@ -1,0 +1,216 @@
+package kongproxy
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/routing"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("kong_proxy", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("kong_proxy", httpcaddyfile.Before, "respond")
+}
+
+// Handler routes requests by the registry's Kong routes and proxies them
+// to the routes' services (module http.handlers.kong_proxy).
+type Handler struct {
+	// Fallthrough passes requests that match no route to the next
+	// handler instead of answering Kong's 404.
+	Fallthrough bool `json:"fallthrough,omitempty"`
+
+	table   *routeTable
+	proxies *proxies
+	logger  *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.kong_proxy",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision finds the upstreams app's registry, compiles its routes and
+// sets up the proxies to its services.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	app, err := ctx.App("upstreams")
+	if err != nil {
+		return fmt.Errorf("kong_proxy: loading the upstreams app: %w", err)
+	}
+	reg := app.(*upstreams.App).Registry()
+	h.proxies = newProxies(ctx, reg, h.logger)
+	h.table = newRouteTable(reg, h.logger, h.proxies.sync)
+	return nil
+}
+
+// Cleanup stops rebuilding and releases the service proxies.
+func (h *Handler) Cleanup() error {
+	if h.table != nil {
+		h.table.close()
+	}
+	if h.proxies != nil {
+		h.proxies.cleanupAll()
+	}
+	return nil
+}
+
+// ServeHTTP routes and proxies the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	c := h.table.get()
+	req := routing.NewRequest(r, localPort(r))
+	m := c.router.Match(&req)
+	if m == nil && h.Fallthrough {
+		return next.ServeHTTP(w, r)
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	requestID := strings.ReplaceAll(repl.ReplaceAll("{http.request.uuid}", ""), "-", "")
+	repl.Set("kong.request_id", requestID)
+	w.Header().Set(requestIDHeader, requestID)
+	if m == nil {
+		writeKongError(w, http.StatusNotFound, msgNoRoute, requestID)
+		return nil
+	}
+	if m.Route.HTTPSOnly() && forwardedProto(r) != "https" {
+		redirectToHTTPS(w, r, m.Route.HTTPSRedirectStatusCode, requestID)
+		return nil
+	}
+	svc := c.gateway.Services[m.Route.Service]
+	if svc == nil {
+		writeKongError(w, http.StatusServiceUnavailable, msgNoService, requestID)
+		return nil
+	}
+	sp, err := h.proxies.get(svc)
+	if err != nil {
+		h.logger.Error("no proxy for the service", zap.String("service", svc.ID), zap.Error(err))
+		writeKongError(w, http.StatusInternalServerError, msgUnexpected, requestID)
+		return nil
+	}
+	setPlaceholders(repl, m, svc)
+	out := upstreamRequest(r, &req, m, svc, requestID)
+	caddyhttp.SetVar(r.Context(), upstreamHostVar, h.upstreamHost(r, m, svc, sp.viaUpstream))
+	sw := &startedWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err = sp.handler.ServeHTTP(sw, out, next)
+	if err != nil && answerProxyError(sw, err, requestID) {
+		h.logger.Error("proxying failed", zap.String("service", svc.ID), zap.String("route", m.Route.ID),
+			zap.String("uri", r.RequestURI), zap.Error(err))
+		return nil
+	}
+	return err
+}
+
+// upstreamHost decides the Host header sent upstream (see upstreamHost).
+func (h *Handler) upstreamHost(r *http.Request, m *routing.Match, svc *upstreams.Service, viaUpstream bool) *upstreamHost {
+	if m.Route.PreserveHost {
+		return &upstreamHost{preserved: r.Host}
+	}
+	if viaUpstream {
+		if pool := h.proxies.registry.Pool(svc.Host); pool != nil && pool.Upstream.HostHeader != nil {
+			return &upstreamHost{name: *pool.Upstream.HostHeader}
+		}
+	}
+	return &upstreamHost{}
+}
+
+// setPlaceholders publishes the match for logs and later handlers:
+// {kong.route.id}, {kong.route.name}, {kong.service.id},
+// {kong.service.name} and the regex path's captures as
+// {kong.uri_captures.<n>} and {kong.uri_captures.<name>}, and also as
+// {http.regexp.<n>} and {http.regexp.<name>} (Caddy's regexp matchers'
+// names), where an upstream's hash_on uri_capture reads them, so Kong's
+// hash_on_uri_capture names a group of the route's regex as in Kong.
+func setPlaceholders(repl *caddy.Replacer, m *routing.Match, svc *upstreams.Service) {
+	repl.Set("kong.route.id", m.Route.ID)
+	repl.Set("kong.route.name", m.Route.Name)
+	repl.Set("kong.service.id", svc.ID)
+	repl.Set("kong.service.name", svc.NameOrEmpty())
+	for i, v := range m.Captures {
+		keys := []string{strconv.Itoa(i)}
+		if name := m.CaptureNames[i]; name != "" {
+			keys = append(keys, name)
+		}
+		for _, k := range keys {
+			repl.Set("kong.uri_captures."+k, v)
+			repl.Set("http.regexp."+k, v)
+		}
+	}
+}
+
+// localPort is the port the request was received on.
+func localPort(r *http.Request) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// trustedProxy reports whether the request came through a proxy Caddy's
+// trusted_proxies trusts, so its X-Forwarded-* headers are believed.
+func trustedProxy(r *http.Request) bool {
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	return trusted
+}
+
+// forwardedProto is the scheme the client used: X-Forwarded-Proto from a
+// trusted proxy, else the connection's.
+func forwardedProto(r *http.Request) string {
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" && trustedProxy(r) {
+		return strings.ToLower(p)
+	}
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// parseCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	kong_proxy [{
+//		fallthrough
+//	}]
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(Handler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile implements caddyfile.Unmarshaler.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "fallthrough":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Fallthrough = true
+		default:
+			return d.Errf("unrecognized kong_proxy option '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyfile.Unmarshaler       = (*Handler)(nil)
+)

@@ -1,0 +1,205 @@
+package kongproxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
+)
+
+// serviceProxy is Caddy's reverse_proxy handler set up for one version of
+// a service: to the registry upstream its host names, or to host:port.
+type serviceProxy struct {
+	service     *upstreams.Service // the version it was built for (snapshots never change it)
+	viaUpstream bool
+
+	once      sync.Once
+	handler   *caddyrp.Handler
+	transport *hostTransport
+	err       error
+}
+
+// proxies caches one provisioned reverse_proxy handler per service that
+// a route leads to. A
+// handler is built for the exact *Service of a snapshot (a change to the
+// service is a new object, hence a new handler) and for whether its host
+// names a registry upstream (an upstream created or deleted later switches
+// it). Handlers are built when a snapshot is compiled, off the request
+// path; a request only builds one (once, others wait) for an upstream that
+// appeared since. Replaced handlers are cleaned up.
+type proxies struct {
+	ctx      caddy.Context
+	registry *upstreams.Registry
+	logger   *zap.Logger
+
+	mu        sync.Mutex
+	byService map[string]*serviceProxy // by service id
+}
+
+func newProxies(ctx caddy.Context, reg *upstreams.Registry, logger *zap.Logger) *proxies {
+	return &proxies{ctx: ctx, registry: reg, logger: logger, byService: map[string]*serviceProxy{}}
+}
+
+// viaUpstream reports whether requests to s go through a registry upstream.
+func (p *proxies) viaUpstream(s *upstreams.Service) bool {
+	return p.registry.Pool(s.Host) != nil
+}
+
+// errReplaced is the error of a handler replaced before it was built.
+var errReplaced = errors.New("service proxy was replaced before it was built")
+
+// get returns the provisioned handler for s. A request still holding an
+// older snapshot than the cached handler's gets the newer handler (the
+// service changed while it was being routed), so that stale requests do
+// not replace the current handler back and forth.
+func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
+	for {
+		sp := p.entry(s)
+		sp.once.Do(func() { sp.err = sp.provision(p.ctx, p.registry) })
+		if sp.err != errReplaced {
+			return sp, sp.err
+		}
+		// replaced by a newer version between entry and provisioning: again
+	}
+}
+
+// entry returns the cache entry for s, replacing an outdated one.
+func (p *proxies) entry(s *upstreams.Service) *serviceProxy {
+	via := p.viaUpstream(s)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sp := p.byService[s.ID]
+	if !sp.serves(s, via) && !sp.serves(p.registry.Gateway().Services[s.ID], via) {
+		if sp != nil {
+			sp.cleanup(p.logger)
+		}
+		sp = &serviceProxy{service: s, viaUpstream: via}
+		p.byService[s.ID] = sp
+	}
+	return sp
+}
+
+// sync builds the handlers of the services a new router leads to and
+// cleans up the others'.
+func (p *proxies) sync(c *compiled) {
+	p.mu.Lock()
+	for id, sp := range p.byService {
+		if c.services[id] == nil {
+			sp.cleanup(p.logger)
+			delete(p.byService, id)
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range c.services {
+		if _, err := p.get(s); err != nil {
+			p.logger.Error("setting up the proxy to a service", zap.String("service", s.ID), zap.Error(err))
+		}
+	}
+}
+
+// cleanupAll cleans up every handler.
+func (p *proxies) cleanupAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, sp := range p.byService {
+		sp.cleanup(p.logger)
+		delete(p.byService, id)
+	}
+}
+
+// serves reports whether sp was built for this version of the service and
+// this choice of upstream; sp may be nil.
+func (sp *serviceProxy) serves(s *upstreams.Service, viaUpstream bool) bool {
+	return sp != nil && s != nil && sp.service == s && sp.viaUpstream == viaUpstream
+}
+
+// provision builds and provisions the reverse_proxy handler of the service:
+//
+//   - retries → lb_retries (a retry goes to a target not tried yet);
+//   - connect_timeout → dial_timeout, read_timeout → read_timeout (and
+//     response_header_timeout), write_timeout → write_timeout (Kong's are
+//     milliseconds, nginx's proxy_*_timeout: between two reads or writes);
+//   - protocol https/grpcs → TLS, verified only with tls_verify true
+//     (Kong's default, proxy_ssl_verify off); grpc → h2c.
+//
+// The transport is the registry's, so passive health checks see every
+// round trip to an upstream's targets.
+func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry) error {
+	s := sp.service
+	t := &reverseproxy.Transport{HTTPTransport: caddyrp.HTTPTransport{
+		DialTimeout:           millis(s.ConnectTimeout),
+		ReadTimeout:           millis(s.ReadTimeout),
+		ResponseHeaderTimeout: millis(s.ReadTimeout),
+		WriteTimeout:          millis(s.WriteTimeout),
+	}}
+	switch s.Protocol {
+	case "https", "grpcs":
+		verify := s.TLSVerify != nil && *s.TLSVerify
+		t.TLS = &caddyrp.TLSConfig{InsecureSkipVerify: !verify}
+		if s.Protocol == "grpcs" {
+			t.Versions = []string{"2"}
+		}
+	case "grpc":
+		t.Versions = []string{"h2c", "2"}
+	}
+	if err := t.Provision(ctx); err != nil {
+		return fmt.Errorf("service %s: transport: %w", s.ID, err)
+	}
+	sp.transport = &hostTransport{Transport: t, defaultPort: defaultPort(s.Protocol)}
+	h := &caddyrp.Handler{
+		Transport:     sp.transport,
+		LoadBalancing: &caddyrp.LoadBalancing{Retries: s.Retries},
+	}
+	if sp.viaUpstream {
+		src := &reverseproxy.Source{Upstream: s.Host}
+		if err := src.Provision(ctx); err != nil {
+			return fmt.Errorf("service %s: %w", s.ID, err)
+		}
+		h.DynamicUpstreams = src
+		h.LoadBalancing.SelectionPolicy = reverseproxy.Selector{}
+	} else {
+		h.Upstreams = caddyrp.UpstreamPool{{Dial: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}}
+	}
+	if err := h.Provision(ctx); err != nil {
+		t.Cleanup()
+		return fmt.Errorf("service %s: reverse_proxy: %w", s.ID, err)
+	}
+	sp.handler = h
+	return nil
+}
+
+// cleanup releases the handler's connections and hosts.
+func (sp *serviceProxy) cleanup(logger *zap.Logger) {
+	sp.once.Do(func() { sp.err = errReplaced })
+	if sp.handler != nil {
+		if err := sp.handler.Cleanup(); err != nil {
+			logger.Warn("cleaning up a service proxy", zap.String("service", sp.service.ID), zap.Error(err))
+		}
+	}
+	if sp.transport != nil {
+		_ = sp.transport.Transport.Cleanup()
+	}
+}
+
+// millis converts Kong's millisecond timeouts; 0 leaves Caddy's default.
+func millis(ms int) caddy.Duration {
+	return caddy.Duration(time.Duration(ms) * time.Millisecond)
+}
+
+// defaultPort is the port left out of a Host header for a protocol.
+func defaultPort(protocol string) string {
+	switch protocol {
+	case "https", "grpcs":
+		return "443"
+	}
+	return "80"
+}
