@@ -1,5 +1,7 @@
 # The two commands of the README: `make run` runs Caddy with our modules on
-# the embedded store and testdata/Caddyfile; `make test` runs every test.
+# the embedded store and testdata/Caddyfile (Kong's seed example: kong.yaml
+# loaded, kong_proxy on :8000, the Admin API on 127.0.0.1:8001); `make test`
+# runs every test.
 
 .PHONY: run test build bench
 

@@ -48,13 +48,20 @@ func TestAdapt(t *testing.T) {
 	}
 }
 
-// TestExampleCaddyfileAdapts keeps the README's example config valid.
-func TestExampleCaddyfileAdapts(t *testing.T) {
-	raw, err := os.ReadFile("../testdata/Caddyfile")
-	if err != nil {
-		t.Fatal(err)
+// TestExampleCaddyfilesAdapt keeps the example configs of testdata/ (the
+// main job's Caddyfile, reverse_proxy.Caddyfile) valid.
+func TestExampleCaddyfilesAdapt(t *testing.T) {
+	files, err := filepath.Glob("../testdata/*Caddyfile")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("example Caddyfiles: %v %v", files, err)
 	}
-	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, nil); err != nil {
-		t.Fatal(err)
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, nil); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
 	}
 }

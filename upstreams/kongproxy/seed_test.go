@@ -109,13 +109,3 @@ func TestSeedThroughAdminAPI(t *testing.T) {
 	}
 	checkSeedTraffic(t, c, a, b)
 }
-
-// TestDemoCaddyfileAdapts keeps testdata/kong.Caddyfile, the README's
-// kong_proxy demo, valid.
-func TestDemoCaddyfileAdapts(t *testing.T) {
-	raw, err := os.ReadFile("../../testdata/kong.Caddyfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testcaddy.Adapt(t, string(raw))
-}
