@@ -1,0 +1,170 @@
+package upstreams_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
+)
+
+// stuckLimit bounds every wait of TestReadsDoNotWaitForAStuckWrite: a hang
+// guard, far above anything the test measures.
+const stuckLimit = 30 * time.Second
+
+// gatedStore is a bbolt store whose next Apply, once armed, waits until
+// released: a write stuck on its store, deterministically.
+type gatedStore struct {
+	*boltstore.Store
+	armed   atomic.Bool
+	entered chan struct{} // receives once the armed Apply waits
+	release chan struct{} // closed to let it go on
+}
+
+func (s *gatedStore) Apply(ctx context.Context, b upstreams.Batch) error {
+	if s.armed.CompareAndSwap(true, false) {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.Store.Apply(ctx, b)
+}
+
+// within fails the test unless done is closed within stuckLimit.
+func within(t *testing.T, what string, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(stuckLimit):
+		t.Fatalf("still waiting after %v for %s", stuckLimit, what)
+	}
+}
+
+// TestReadsDoNotWaitForAStuckWrite: while a write waits for its store,
+// reads answer from memory, and a Reload (another node's write) goes
+// through; once the store answers, the write is acknowledged and kept
+// along with what the Reload brought.
+func TestReadsDoNotWaitForAStuckWrite(t *testing.T) {
+	writes := []struct {
+		name  string
+		write func(ctx context.Context, reg *upstreams.Registry) error
+		check func(reg *upstreams.Registry) bool
+	}{
+		{"target", func(ctx context.Context, reg *upstreams.Registry) error {
+			_, err := reg.CreateTarget(ctx, "u", map[string]any{"target": "127.0.0.1:2"})
+			return err
+		}, func(reg *upstreams.Registry) bool {
+			_, ok := reg.Target("u", "127.0.0.1:2")
+			return ok
+		}},
+		{"declarative merge", func(ctx context.Context, reg *upstreams.Registry) error {
+			cfg, kerr := buildDoc(t, "_format_version: \"3.0\"\nupstreams:\n  - name: m\n    targets:\n      - target: 127.0.0.1:3\n", false)
+			if kerr != nil {
+				return kerr
+			}
+			return reg.MergeDeclarative(ctx, cfg)
+		}, func(reg *upstreams.Registry) bool {
+			ts, ok := reg.Targets("m")
+			return ok && len(ts) == 1
+		}},
+	}
+	for _, w := range writes {
+		t.Run(w.name, func(t *testing.T) {
+			ctx := context.Background()
+			store := &gatedStore{Store: new(boltstore.Store), entered: make(chan struct{}), release: make(chan struct{})}
+			if err := store.Open(filepath.Join(t.TempDir(), "r.db")); err != nil {
+				t.Fatal(err)
+			}
+			reg, err := upstreams.NewRegistry(ctx, store, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { reg.Close() })
+			if _, err := reg.CreateUpstream(ctx, map[string]any{"name": "u"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := reg.CreateTarget(ctx, "u", map[string]any{"target": "127.0.0.1:1"}); err != nil {
+				t.Fatal(err)
+			}
+
+			store.armed.Store(true)
+			written := make(chan error, 1)
+			go func() { written <- w.write(ctx, reg) }()
+			entered := make(chan struct{})
+			go func() { <-store.entered; close(entered) }()
+			within(t, "the write to reach its store", entered)
+
+			read := make(chan struct{})
+			var took time.Duration
+			go func() {
+				defer close(read)
+				start := time.Now()
+				_, okU := reg.Upstream("u")
+				ts, okT := reg.Targets("u")
+				_, okTg := reg.Target("u", "127.0.0.1:1")
+				if !okU || !okT || !okTg || len(ts) != 1 || len(reg.Upstreams()) != 1 || reg.Pool("u") == nil || len(reg.Export()) == 0 {
+					t.Errorf("reads while the write is stuck: upstream %v, targets %v %v, target %v", okU, okT, ts, okTg)
+				}
+				took = time.Since(start)
+			}()
+			within(t, "reads while the write is stuck", read)
+
+			// another node writes an upstream, and this node reloads
+			other := otherNodeUpstream(t, "other")
+			if err := store.Store.Apply(ctx, upstreams.Batch{Put: []upstreams.Record{other}}); err != nil {
+				t.Fatal(err)
+			}
+			reloaded := make(chan struct{})
+			go func() {
+				defer close(reloaded)
+				if err := reg.Reload(ctx); err != nil {
+					t.Errorf("reload while the write is stuck: %v", err)
+				}
+			}()
+			within(t, "a reload while the write is stuck", reloaded)
+			select {
+			case err := <-written:
+				t.Fatalf("the write returned (%v) while its store was stuck", err)
+			default:
+			}
+			t.Logf("with a write stuck on its store: 6 reads answered in %v; the reload of another node's write went through", took)
+
+			close(store.release)
+			if err := <-written; err != nil {
+				t.Fatalf("the write once its store answered: %v", err)
+			}
+			if !w.check(reg) {
+				t.Fatal("the acknowledged write is missing from the registry")
+			}
+			if _, ok := reg.Upstream("other"); !ok {
+				t.Fatal("the write undid the reload of another node's upstream")
+			}
+			if _, ok := reg.Target("u", "127.0.0.1:1"); !ok {
+				t.Fatal("the target written before is gone")
+			}
+		})
+	}
+}
+
+// otherNodeUpstream is the record of an upstream as another node would
+// have written it.
+func otherNodeUpstream(t *testing.T, name string) upstreams.Record {
+	t.Helper()
+	m, verr := upstreams.UpstreamSchema.Process(map[string]any{"name": name}, schema.Insert)
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	id := uuid.NewString()
+	m["id"], m["created_at"], m["updated_at"] = id, time.Now().Unix(), time.Now().Unix()
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return upstreams.Record{Kind: upstreams.UpstreamSchema.Name, ID: id, Key: name, Data: data}
+}
