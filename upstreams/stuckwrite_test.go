@@ -19,6 +19,25 @@ import (
 // guard, far above anything the test measures.
 const stuckLimit = 30 * time.Second
 
+// stuckKongYAML is the declarative config the test writes: the upstream u
+// it starts with, and an upstream m.
+const stuckKongYAML = `_format_version: "3.0"
+upstreams:
+  - name: u
+    targets:
+      - target: 127.0.0.1:1
+  - name: m
+    targets:
+      - target: 127.0.0.1:3
+`
+
+// hasUpstreamM reports whether the upstream of stuckKongYAML that the
+// registry did not have is there.
+func hasUpstreamM(reg *upstreams.Registry) bool {
+	ts, ok := reg.Targets("m")
+	return ok && len(ts) == 1
+}
+
 // gatedStore is a bbolt store whose next Apply, once armed, waits until
 // released: a write stuck on its store, deterministically.
 type gatedStore struct {
@@ -64,15 +83,19 @@ func TestReadsDoNotWaitForAStuckWrite(t *testing.T) {
 			return ok
 		}},
 		{"declarative merge", func(ctx context.Context, reg *upstreams.Registry) error {
-			cfg, kerr := buildDoc(t, "_format_version: \"3.0\"\nupstreams:\n  - name: m\n    targets:\n      - target: 127.0.0.1:3\n", false)
+			cfg, kerr := buildDoc(t, stuckKongYAML, false)
 			if kerr != nil {
 				return kerr
 			}
 			return reg.MergeDeclarative(ctx, cfg)
-		}, func(reg *upstreams.Registry) bool {
-			ts, ok := reg.Targets("m")
-			return ok && len(ts) == 1
-		}},
+		}, hasUpstreamM},
+		{"declarative replace", func(ctx context.Context, reg *upstreams.Registry) error {
+			cfg, kerr := buildDoc(t, stuckKongYAML, false)
+			if kerr != nil {
+				return kerr
+			}
+			return reg.ReplaceDeclarative(ctx, cfg)
+		}, hasUpstreamM},
 	}
 	for _, w := range writes {
 		t.Run(w.name, func(t *testing.T) {
