@@ -3,7 +3,10 @@ package upstreams_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,4 +193,72 @@ func otherNodeUpstream(t *testing.T, name string) upstreams.Record {
 		t.Fatal(err)
 	}
 	return upstreams.Record{Kind: upstreams.UpstreamSchema.Name, ID: id, Key: name, Data: data}
+}
+
+// TestWritesReadsAndReloadsTogether runs writes, reads and reloads at once
+// (for the race detector): afterwards the registry's memory is what its
+// store holds, and every acknowledged target is there.
+func TestWritesReadsAndReloadsTogether(t *testing.T) {
+	ctx := context.Background()
+	reg := newRegistry(t)
+	if _, err := reg.CreateUpstream(ctx, map[string]any{"name": "u"}); err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 40
+	var wg sync.WaitGroup
+	wg.Go(func() { // targets: create every one, delete every other one
+		for i := range rounds {
+			target := fmt.Sprintf("127.0.0.1:%d", 1000+i)
+			if _, err := reg.CreateTarget(ctx, "u", map[string]any{"target": target}); err != nil {
+				t.Errorf("creating %s: %v", target, err)
+			}
+			if i%2 == 1 {
+				if err := reg.DeleteTarget(ctx, "u", target); err != nil {
+					t.Errorf("deleting %s: %v", target, err)
+				}
+			}
+		}
+	})
+	wg.Go(func() { // services and upstream updates
+		for i := range rounds {
+			if _, err := reg.CreateService(ctx, map[string]any{"name": fmt.Sprintf("s%d", i), "host": "u"}); err != nil {
+				t.Errorf("creating service s%d: %v", i, err)
+			}
+			if _, err := reg.UpdateUpstream(ctx, "u", map[string]any{"slots": float64(100 + i)}); err != nil {
+				t.Errorf("updating u: %v", err)
+			}
+		}
+	})
+	wg.Go(func() {
+		for range rounds {
+			if err := reg.Reload(ctx); err != nil {
+				t.Errorf("reload: %v", err)
+			}
+		}
+	})
+	wg.Go(func() {
+		for range 5 * rounds {
+			reg.Targets("u")
+			reg.Upstreams()
+			reg.Export()
+			_ = reg.Gateway().Routes
+			if p := reg.Pool("u"); p == nil {
+				t.Error("the pool of u is missing")
+			}
+		}
+	})
+	wg.Wait()
+	before, _ := reg.Targets("u")
+	services := len(reg.Gateway().Services)
+	if err := reg.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := reg.Targets("u")
+	if len(before) != rounds/2 || !reflect.DeepEqual(before, after) || services != rounds || len(reg.Gateway().Services) != rounds {
+		t.Fatalf("after the concurrent writes: %d targets in memory, %d in the store (want %d); %d services in memory, %d in the store (want %d)",
+			len(before), len(after), rounds/2, services, len(reg.Gateway().Services), rounds)
+	}
+	if u, _ := reg.Upstream("u"); u.Slots != 100+rounds-1 {
+		t.Fatalf("slots %d after the updates, want %d", u.Slots, 100+rounds-1)
+	}
 }
