@@ -27,7 +27,7 @@ type Registry struct {
 	store  Store
 	logger *zap.Logger
 
-	writeMu   sync.Mutex                    // serialises writes, store call included
+	writing   chan struct{}                 // holds a token while a write runs: serialises writes, store call included
 	mu        sync.RWMutex                  // the state lock: guards the maps below, never held across a store call
 	upstreams map[string]*Upstream          // by id
 	byName    map[string]string             // upstream name -> id
@@ -60,7 +60,8 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
+	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")},
+		writing: make(chan struct{}, 1)}
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
 	r.services, r.routes = newNamedIndex[*Service](), newNamedIndex[*Route]()
 	r.gateway.Store(emptyGateway())
@@ -132,8 +133,10 @@ func (r *Registry) Reload(ctx context.Context) error {
 		}
 	}
 	// Writes keep overlapping: load once more with writes held off.
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
+	if err := r.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer r.unlockWrites()
 	st, err := r.loadState(ctx)
 	if err != nil {
 		return err

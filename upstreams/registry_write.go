@@ -3,6 +3,7 @@ package upstreams
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
-// Writes take two locks. writeMu serialises them from the first check to
-// the last change in memory, store call included. r.mu, the state lock,
+// Writes take two locks. The write lock (r.writing) serialises them from
+// the first check to the last change in memory, store call included; a
+// write whose caller gives up while it waits for the write lock leaves
+// without running. r.mu, the state lock,
 // is only read-locked while a write checks the request against the
 // registry's content, and write-locked while it installs the result once
 // the store has it: never across the store call, so Admin API reads and
@@ -35,8 +38,10 @@ type change struct {
 // nothing. The change is installed only once the store has applied its
 // batch.
 func (r *Registry) write(ctx context.Context, plan func() (change, error)) error {
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
+	if err := r.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer r.unlockWrites()
 	r.mu.RLock()
 	c, err := plan()
 	r.mu.RUnlock()
@@ -54,6 +59,18 @@ func (r *Registry) write(ctx context.Context, plan func() (change, error)) error
 	c.install()
 	return nil
 }
+
+// lockWrites takes the write lock, unless ctx ends first.
+func (r *Registry) lockWrites(ctx context.Context) error {
+	select {
+	case r.writing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the registry's write lock: %w", ctx.Err())
+	}
+}
+
+func (r *Registry) unlockWrites() { <-r.writing }
 
 // writeEntity runs a write of one entity, which plan returns with its
 // change, and hands the caller its own copy of it: the stored one is

@@ -3,6 +3,7 @@ package upstreams_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -69,9 +70,10 @@ func within(t *testing.T, what string, done <-chan struct{}) {
 }
 
 // TestReadsDoNotWaitForAStuckWrite: while a write waits for its store,
-// reads answer from memory, and a Reload (another node's write) goes
-// through; once the store answers, the write is acknowledged and kept
-// along with what the Reload brought.
+// reads answer from memory, a Reload (another node's write) goes through,
+// and a write queued behind it leaves when its caller gives up; once the
+// store answers, the write is acknowledged and kept along with what the
+// Reload brought.
 func TestReadsDoNotWaitForAStuckWrite(t *testing.T) {
 	writes := []struct {
 		name  string
@@ -154,6 +156,23 @@ func TestReadsDoNotWaitForAStuckWrite(t *testing.T) {
 				}
 			}()
 			within(t, "a reload while the write is stuck", reloaded)
+
+			// a second write queues behind the stuck one; its caller gives up
+			qctx, giveUp := context.WithCancel(ctx)
+			queued := make(chan error, 1)
+			go func() {
+				_, err := reg.CreateUpstream(qctx, map[string]any{"name": "queued"})
+				queued <- err
+			}()
+			giveUp()
+			left := make(chan struct{})
+			go func() {
+				if err := <-queued; !errors.Is(err, context.Canceled) {
+					t.Errorf("the queued write whose caller gave up returned %v, want context.Canceled", err)
+				}
+				close(left)
+			}()
+			within(t, "the queued write whose caller gave up to return", left)
 			select {
 			case err := <-written:
 				t.Fatalf("the write returned (%v) while its store was stuck", err)
@@ -167,6 +186,9 @@ func TestReadsDoNotWaitForAStuckWrite(t *testing.T) {
 			}
 			if !w.check(reg) {
 				t.Fatal("the acknowledged write is missing from the registry")
+			}
+			if _, ok := reg.Upstream("queued"); ok {
+				t.Fatal("the write whose caller gave up while it queued was applied")
 			}
 			if _, ok := reg.Upstream("other"); !ok {
 				t.Fatal("the write undid the reload of another node's upstream")
