@@ -1,7 +1,6 @@
 package upstreams
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -97,8 +96,8 @@ type namedKind[P named] struct {
 	// parent is the id of the record the entity belongs to in the store
 	// ("" for roots).
 	parent func(e P) string
-	// check runs under the write lock before the entity is stored: foreign
-	// keys and other cross-entity rules.
+	// check runs before the entity is stored, with r.mu held for reading:
+	// foreign keys and other cross-entity rules.
 	check func(r *Registry, e P) error
 }
 
@@ -124,31 +123,30 @@ func (k *namedKind[P]) checkKey(key string) error {
 
 func nowSeconds() float64 { return float64(time.Now().Unix()) }
 
-// create inserts an entity (POST). r.mu must be held.
-func (k *namedKind[P]) create(ctx context.Context, r *Registry, in map[string]any) (P, error) {
+// create checks an entity to insert (POST) and returns it with the change
+// that stores it. r.mu must be held for reading.
+func (k *namedKind[P]) create(r *Registry, in map[string]any) (P, change, error) {
 	m, verr := k.schema.Process(in, schema.Insert)
 	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
+		return nil, change{}, schema.SchemaViolation(verr)
 	}
 	fillAuto(m, nowSeconds(), true)
 	e, err := k.decode(m)
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	if k.index(r).byID[e.entityID()] != nil {
-		return nil, primaryKeyViolation(e.entityID())
+		return nil, change{}, primaryKeyViolation(e.entityID())
 	}
-	if err := k.store(ctx, r, e); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return k.put(r, e)
 }
 
-// upsert creates or fully replaces the entity addressed by key (PUT); the
-// key wins over the body. r.mu must be held.
-func (k *namedKind[P]) upsert(ctx context.Context, r *Registry, key string, in map[string]any) (P, error) {
+// upsert checks the entity that creates or fully replaces the one
+// addressed by key (PUT); the key wins over the body. r.mu must be held
+// for reading.
+func (k *namedKind[P]) upsert(r *Registry, key string, in map[string]any) (P, change, error) {
 	if err := k.checkKey(key); err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	if schema.IsUUID(key) {
 		in["id"] = key
@@ -157,7 +155,7 @@ func (k *namedKind[P]) upsert(ctx context.Context, r *Registry, key string, in m
 	}
 	m, verr := k.schema.Process(in, schema.Upsert)
 	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
+		return nil, change{}, schema.SchemaViolation(verr)
 	}
 	existing := k.index(r).lookup(key)
 	if existing != nil && m["id"] == nil {
@@ -168,96 +166,86 @@ func (k *namedKind[P]) upsert(ctx context.Context, r *Registry, key string, in m
 	m["updated_at"] = now
 	e, err := k.decode(m)
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	if existing != nil && existing.entityID() != e.entityID() {
-		return nil, schema.UniqueViolation(map[string]any{"name": e.entityName()})
+		return nil, change{}, schema.UniqueViolation(map[string]any{"name": e.entityName()})
 	}
-	if err := k.store(ctx, r, e); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return k.put(r, e)
 }
 
-// update applies a partial update (PATCH) to the entity addressed by key.
-// r.mu must be held.
-func (k *namedKind[P]) update(ctx context.Context, r *Registry, key string, patch map[string]any) (P, error) {
+// update checks a partial update (PATCH) of the entity addressed by key.
+// r.mu must be held for reading.
+func (k *namedKind[P]) update(r *Registry, key string, patch map[string]any) (P, change, error) {
 	if err := k.checkKey(key); err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	existing := k.index(r).lookup(key)
 	if existing == nil {
-		return nil, notFoundByKey(key)
+		return nil, change{}, notFoundByKey(key)
 	}
 	k.schema.ApplyShorthands(patch)
 	delete(patch, "id")
 	base, err := toMap(existing)
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	m, verr := k.schema.Process(k.schema.Merge(base, patch), schema.Update)
 	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
+		return nil, change{}, schema.SchemaViolation(verr)
 	}
 	m["updated_at"] = nowSeconds()
 	e, err := k.decode(m)
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
-	if err := k.store(ctx, r, e); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return k.put(r, e)
 }
 
-// store checks e against the other entities, writes it and publishes the
-// new gateway snapshot. r.mu must be held.
-func (k *namedKind[P]) store(ctx context.Context, r *Registry, e P) error {
-	idx := k.index(r)
-	if idx.nameTaken(e) {
-		return schema.UniqueViolation(map[string]any{"name": e.entityName()})
+// put checks e against the other entities and returns the change that
+// stores it and publishes the new gateway snapshot. r.mu must be held for
+// reading.
+func (k *namedKind[P]) put(r *Registry, e P) (P, change, error) {
+	if k.index(r).nameTaken(e) {
+		return nil, change{}, schema.UniqueViolation(map[string]any{"name": e.entityName()})
 	}
 	if k.check != nil {
 		if err := k.check(r, e); err != nil {
-			return err
+			return nil, change{}, err
 		}
 	}
 	rec, err := k.record(e)
 	if err != nil {
-		return err
+		return nil, change{}, err
 	}
-	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
-		return err
-	}
-	idx.put(e)
-	r.version.Add(1)
-	r.publishGatewayLocked()
-	return nil
+	return e, change{batch: Batch{Put: []Record{rec}}, install: func() {
+		k.index(r).put(e)
+		r.version.Add(1)
+		r.publishGatewayLocked()
+	}}, nil
 }
 
-// remove deletes the entity addressed by key; a missing one is not an
-// error (Kong answers 204). r.mu must be held.
-func (k *namedKind[P]) remove(ctx context.Context, r *Registry, key string, guard func(e P) error) error {
+// remove returns the change that deletes the entity addressed by key; a
+// missing one is not an error (Kong answers 204) and changes nothing.
+// r.mu must be held for reading.
+func (k *namedKind[P]) remove(r *Registry, key string, guard func(e P) error) (change, error) {
 	if err := k.checkKey(key); err != nil {
-		return err
+		return change{}, err
 	}
-	idx := k.index(r)
-	e := idx.lookup(key)
+	e := k.index(r).lookup(key)
 	if e == nil {
-		return nil
+		return change{}, nil
 	}
 	if guard != nil {
 		if err := guard(e); err != nil {
-			return err
+			return change{}, err
 		}
 	}
-	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: k.schema.Name, ID: e.entityID()}}}); err != nil {
-		return err
-	}
-	idx.remove(e)
-	r.version.Add(1)
-	r.publishGatewayLocked()
-	return nil
+	return change{batch: Batch{Delete: []RecordRef{{Kind: k.schema.Name, ID: e.entityID()}}}, install: func() {
+		k.index(r).remove(e)
+		r.version.Add(1)
+		r.publishGatewayLocked()
+	}}, nil
 }
 
 // foreignKeyViolation is Kong's code 4 for a reference to a missing entity.

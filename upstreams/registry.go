@@ -3,12 +3,10 @@ package upstreams
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,12 +21,14 @@ import (
 // Store, the Registry keeps them in memory for reads and publishes one
 // immutable Pool per upstream for the proxy. Writes are serialised, durable
 // before they are acknowledged, and visible to the proxy as soon as they
-// return. Reads of pools take no lock.
+// return. Reads of pools take no lock; other reads never wait for the
+// store, not even behind a write that does (see registry_write.go).
 type Registry struct {
 	store  Store
 	logger *zap.Logger
 
-	mu        sync.RWMutex                  // serialises writes; guards the maps below
+	writing   chan struct{}                 // holds a token while a write runs: serialises writes, store call included
+	mu        sync.RWMutex                  // the state lock: guards the maps below, never held across a store call
 	upstreams map[string]*Upstream          // by id
 	byName    map[string]string             // upstream name -> id
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
@@ -60,7 +60,8 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")}}
+	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")},
+		writing: make(chan struct{}, 1)}
 	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
 	r.services, r.routes = newNamedIndex[*Service](), newNamedIndex[*Route]()
 	r.gateway.Store(emptyGateway())
@@ -118,11 +119,12 @@ const reloadAttempts = 5
 // republishes every pool. It is how a node catches up with writes made by
 // other nodes.
 //
-// The store is read without holding the registry's lock, so reads and the
+// The store is read without holding the state lock, so reads and the
 // proxy never wait for the database. A write of this node that commits
 // while Reload is loading may be missing from what was loaded; Reload then
 // loads again rather than put back the older state over the write, and
-// after a few such overlaps loads once with writes held off.
+// after a few such overlaps loads once with writes held off (reads still
+// go on meanwhile).
 func (r *Registry) Reload(ctx context.Context) error {
 	defer r.hosts.awaitFirstLookups()
 	for range reloadAttempts - 1 {
@@ -131,12 +133,16 @@ func (r *Registry) Reload(ctx context.Context) error {
 		}
 	}
 	// Writes keep overlapping: load once more with writes held off.
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.lockWrites(ctx); err != nil {
+		return err
+	}
+	defer r.unlockWrites()
 	st, err := r.loadState(ctx)
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.installLocked(st)
 	return nil
 }
@@ -152,7 +158,10 @@ func (r *Registry) reloadOnce(ctx context.Context) (swapped bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.writes.Load() != writesBefore {
-		return false, nil // writes take r.mu: none is half-done now
+		// A write was stored meanwhile and may be installed already: what
+		// was loaded may lack it. (A write whose store call returns after
+		// this check installs its change on what is installed here.)
+		return false, nil
 	}
 	r.installLocked(st)
 	return true, nil
@@ -312,28 +321,25 @@ func (r *Registry) targetByAddressLocked(upstreamID, target string) *Target {
 
 // CreateUpstream inserts an upstream from a decoded request body (POST).
 func (r *Registry) CreateUpstream(ctx context.Context, in map[string]any) (*Upstream, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m, verr := UpstreamSchema.Process(in, schema.Insert)
-	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
-	}
-	now := time.Now().Unix()
-	fillAuto(m, float64(now), true)
-	u, err := decodeUpstream(m)
-	if err != nil {
-		return nil, err
-	}
-	if _, taken := r.upstreams[u.ID]; taken {
-		return nil, primaryKeyViolation(u.ID)
-	}
-	if _, taken := r.byName[u.Name]; taken {
-		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
-	}
-	if err := r.putUpstreamLocked(ctx, u); err != nil {
-		return nil, err
-	}
-	return cloneUpstream(u), nil
+	return writeEntity(ctx, r, func() (*Upstream, change, error) {
+		m, verr := UpstreamSchema.Process(in, schema.Insert)
+		if verr != nil {
+			return nil, change{}, schema.SchemaViolation(verr)
+		}
+		now := time.Now().Unix()
+		fillAuto(m, float64(now), true)
+		u, err := decodeUpstream(m)
+		if err != nil {
+			return nil, change{}, err
+		}
+		if _, taken := r.upstreams[u.ID]; taken {
+			return nil, change{}, primaryKeyViolation(u.ID)
+		}
+		if _, taken := r.byName[u.Name]; taken {
+			return nil, change{}, schema.UniqueViolation(map[string]any{"name": u.Name})
+		}
+		return r.putUpstream(u)
+	})
 }
 
 // UpsertUpstream creates or fully replaces the upstream addressed by key
@@ -343,39 +349,36 @@ func (r *Registry) UpsertUpstream(ctx context.Context, key string, in map[string
 	if err := CheckUpstreamKey(key); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if schema.IsUUID(key) {
-		in["id"] = key
-	} else {
-		in["name"] = key
-	}
-	m, verr := UpstreamSchema.Process(in, schema.Upsert)
-	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
-	}
-	existing := r.lookupUpstreamLocked(key)
-	if existing != nil && m["id"] == nil {
-		m["id"] = existing.ID
-	}
-	now := float64(time.Now().Unix())
-	fillAuto(m, now, true)
-	m["updated_at"] = now
-	u, err := decodeUpstream(m)
-	if err != nil {
-		return nil, err
-	}
-	if existing != nil && existing.ID != u.ID {
-		// the name is taken by another upstream than the id given
-		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
-	}
-	if id, taken := r.byName[u.Name]; taken && id != u.ID {
-		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
-	}
-	if err := r.putUpstreamLocked(ctx, u); err != nil {
-		return nil, err
-	}
-	return cloneUpstream(u), nil
+	return writeEntity(ctx, r, func() (*Upstream, change, error) {
+		if schema.IsUUID(key) {
+			in["id"] = key
+		} else {
+			in["name"] = key
+		}
+		m, verr := UpstreamSchema.Process(in, schema.Upsert)
+		if verr != nil {
+			return nil, change{}, schema.SchemaViolation(verr)
+		}
+		existing := r.lookupUpstreamLocked(key)
+		if existing != nil && m["id"] == nil {
+			m["id"] = existing.ID
+		}
+		now := float64(time.Now().Unix())
+		fillAuto(m, now, true)
+		m["updated_at"] = now
+		u, err := decodeUpstream(m)
+		if err != nil {
+			return nil, change{}, err
+		}
+		if existing != nil && existing.ID != u.ID {
+			// the name is taken by another upstream than the id given
+			return nil, change{}, schema.UniqueViolation(map[string]any{"name": u.Name})
+		}
+		if id, taken := r.byName[u.Name]; taken && id != u.ID {
+			return nil, change{}, schema.UniqueViolation(map[string]any{"name": u.Name})
+		}
+		return r.putUpstream(u)
+	})
 }
 
 // UpdateUpstream applies a partial update (PATCH): records such as
@@ -384,35 +387,32 @@ func (r *Registry) UpdateUpstream(ctx context.Context, key string, patch map[str
 	if err := CheckUpstreamKey(key); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	existing := r.lookupUpstreamLocked(key)
-	if existing == nil {
-		return nil, notFoundByKey(key)
-	}
-	UpstreamSchema.ApplyShorthands(patch)
-	delete(patch, "id")
-	base, err := toMap(existing)
-	if err != nil {
-		return nil, err
-	}
-	merged := UpstreamSchema.Merge(base, patch)
-	m, verr := UpstreamSchema.Process(merged, schema.Update)
-	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
-	}
-	m["updated_at"] = float64(time.Now().Unix())
-	u, err := decodeUpstream(m)
-	if err != nil {
-		return nil, err
-	}
-	if id, taken := r.byName[u.Name]; taken && id != u.ID {
-		return nil, schema.UniqueViolation(map[string]any{"name": u.Name})
-	}
-	if err := r.putUpstreamLocked(ctx, u); err != nil {
-		return nil, err
-	}
-	return cloneUpstream(u), nil
+	return writeEntity(ctx, r, func() (*Upstream, change, error) {
+		existing := r.lookupUpstreamLocked(key)
+		if existing == nil {
+			return nil, change{}, notFoundByKey(key)
+		}
+		UpstreamSchema.ApplyShorthands(patch)
+		delete(patch, "id")
+		base, err := toMap(existing)
+		if err != nil {
+			return nil, change{}, err
+		}
+		merged := UpstreamSchema.Merge(base, patch)
+		m, verr := UpstreamSchema.Process(merged, schema.Update)
+		if verr != nil {
+			return nil, change{}, schema.SchemaViolation(verr)
+		}
+		m["updated_at"] = float64(time.Now().Unix())
+		u, err := decodeUpstream(m)
+		if err != nil {
+			return nil, change{}, err
+		}
+		if id, taken := r.byName[u.Name]; taken && id != u.ID {
+			return nil, change{}, schema.UniqueViolation(map[string]any{"name": u.Name})
+		}
+		return r.putUpstream(u)
+	})
 }
 
 // DeleteUpstream deletes the upstream addressed by key and its targets. A
@@ -421,44 +421,51 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	if err := CheckUpstreamKey(key); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	u := r.lookupUpstreamLocked(key)
-	if u == nil {
-		return nil
-	}
-	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: UpstreamSchema.Name, ID: u.ID}}}); err != nil {
-		return err
-	}
-	delete(r.upstreams, u.ID)
-	delete(r.byName, u.Name)
-	delete(r.targets, u.ID)
-	r.version.Add(1)
-	r.pools.Delete(u.Name)
-	r.checker.stop(u.ID)
-	r.hosts.stop(u.ID)
-	r.states.retain(u.ID, nil)
-	rrCounters.Delete(u.ID)
-	return nil
+	return r.write(ctx, func() (change, error) {
+		u := r.lookupUpstreamLocked(key)
+		if u == nil {
+			return change{}, nil
+		}
+		id := u.ID
+		return change{
+			batch:   Batch{Delete: []RecordRef{{Kind: UpstreamSchema.Name, ID: id}}},
+			install: func() { r.removeUpstreamLocked(id) },
+		}, nil
+	})
 }
 
-func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
+// removeUpstreamLocked drops the upstream with the given id, its targets
+// and its pool. r.mu must be held.
+func (r *Registry) removeUpstreamLocked(id string) {
+	if u := r.upstreams[id]; u != nil && r.byName[u.Name] == id {
+		delete(r.byName, u.Name)
+		r.pools.Delete(u.Name)
+	}
+	delete(r.upstreams, id)
+	delete(r.targets, id)
+	r.version.Add(1)
+	r.checker.stop(id)
+	r.hosts.stop(id)
+	r.states.retain(id, nil)
+	rrCounters.Delete(id)
+}
+
+// putUpstream returns the change that stores u and publishes its pool.
+func (r *Registry) putUpstream(u *Upstream) (*Upstream, change, error) {
 	rec, err := upstreamRecord(u)
 	if err != nil {
-		return err
+		return nil, change{}, err
 	}
-	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
-		return err
-	}
-	if old := r.upstreams[u.ID]; old != nil && old.Name != u.Name {
-		delete(r.byName, old.Name)
-		r.pools.Delete(old.Name)
-	}
-	r.upstreams[u.ID] = u
-	r.byName[u.Name] = u.ID
-	r.version.Add(1)
-	r.publishLocked(u.ID)
-	return nil
+	return u, change{batch: Batch{Put: []Record{rec}}, install: func() {
+		if old := r.upstreams[u.ID]; old != nil && old.Name != u.Name {
+			delete(r.byName, old.Name)
+			r.pools.Delete(old.Name)
+		}
+		r.upstreams[u.ID] = u
+		r.byName[u.Name] = u.ID
+		r.version.Add(1)
+		r.publishLocked(u.ID)
+	}}, nil
 }
 
 // CreateTarget inserts a target into the upstream addressed by upstreamKey
@@ -466,50 +473,46 @@ func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
 // same upstream is a 409.
 func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
 	defer r.hosts.awaitFirstLookups()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	u := r.lookupUpstreamLocked(upstreamKey)
-	if u == nil {
-		return nil, schema.NotFoundPlain()
-	}
-	if err := r.refuseSourcedCreate(u); err != nil {
-		return nil, err
-	}
-	in["upstream"] = map[string]any{"id": u.ID}
-	if s, ok := in["target"].(string); ok {
-		if norm, ok := schema.NormalizeTarget(s); ok {
-			in["target"] = norm
+	return writeEntity(ctx, r, func() (*Target, change, error) {
+		u := r.lookupUpstreamLocked(upstreamKey)
+		if u == nil {
+			return nil, change{}, schema.NotFoundPlain()
 		}
-	}
-	m, verr := TargetSchema.Process(in, schema.Insert)
-	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
-	}
-	now := nowMillis()
-	// targets list newest first by created_at (milliseconds): keep it
-	// strictly increasing within an upstream, so two targets created in
-	// the same millisecond still list in creation order
-	for _, t := range r.targets[u.ID] {
-		if t.CreatedAt >= now {
-			now = math.Round(t.CreatedAt*1000+1) / 1000
+		if err := r.refuseSourcedCreate(u); err != nil {
+			return nil, change{}, err
 		}
-	}
-	fillAuto(m, now, false)
-	t, err := decodeTarget(m)
-	if err != nil {
-		return nil, err
-	}
-	if r.targetIDTakenLocked(t.ID) {
-		return nil, primaryKeyViolation(t.ID)
-	}
-	if r.targetByAddressLocked(u.ID, t.Target) != nil {
-		return nil, targetConflict(t)
-	}
-	if err := r.putTargetLocked(ctx, t); err != nil {
-		return nil, err
-	}
-	c := *t
-	return &c, nil
+		in["upstream"] = map[string]any{"id": u.ID}
+		if s, ok := in["target"].(string); ok {
+			if norm, ok := schema.NormalizeTarget(s); ok {
+				in["target"] = norm
+			}
+		}
+		m, verr := TargetSchema.Process(in, schema.Insert)
+		if verr != nil {
+			return nil, change{}, schema.SchemaViolation(verr)
+		}
+		now := nowMillis()
+		// targets list newest first by created_at (milliseconds): keep it
+		// strictly increasing within an upstream, so two targets created in
+		// the same millisecond still list in creation order
+		for _, t := range r.targets[u.ID] {
+			if t.CreatedAt >= now {
+				now = math.Round(t.CreatedAt*1000+1) / 1000
+			}
+		}
+		fillAuto(m, now, false)
+		t, err := decodeTarget(m)
+		if err != nil {
+			return nil, change{}, err
+		}
+		if r.targetIDTakenLocked(t.ID) {
+			return nil, change{}, primaryKeyViolation(t.ID)
+		}
+		if r.targetByAddressLocked(u.ID, t.Target) != nil {
+			return nil, change{}, targetConflict(t)
+		}
+		return r.putTarget(t)
+	})
 }
 
 // UpdateTarget applies a partial update to an existing target (PATCH, and
@@ -517,89 +520,83 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 // 404: PUT never creates a target.
 func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey string, patch map[string]any) (*Target, error) {
 	defer r.hosts.awaitFirstLookups()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	u := r.lookupUpstreamLocked(upstreamKey)
-	if u == nil {
-		return nil, schema.NotFoundPlain()
-	}
-	existing := r.lookupTargetLocked(u.ID, targetKey)
-	if existing == nil {
-		return nil, schema.NotFoundPlain()
-	}
-	if err := r.refuseSourcedWrite(u, existing, "update"); err != nil {
-		return nil, err
-	}
-	delete(patch, "id")
-	patch["upstream"] = map[string]any{"id": u.ID}
-	if s, ok := patch["target"].(string); ok {
-		if norm, ok := schema.NormalizeTarget(s); ok {
-			patch["target"] = norm
+	return writeEntity(ctx, r, func() (*Target, change, error) {
+		u := r.lookupUpstreamLocked(upstreamKey)
+		if u == nil {
+			return nil, change{}, schema.NotFoundPlain()
 		}
-	}
-	base, err := toMap(existing)
-	if err != nil {
-		return nil, err
-	}
-	m, verr := TargetSchema.Process(TargetSchema.Merge(base, patch), schema.Update)
-	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
-	}
-	m["updated_at"] = nowMillis()
-	t, err := decodeTarget(m)
-	if err != nil {
-		return nil, err
-	}
-	if other := r.targetByAddressLocked(u.ID, t.Target); other != nil && other.ID != t.ID {
-		return nil, targetConflict(t)
-	}
-	if err := r.putTargetLocked(ctx, t); err != nil {
-		return nil, err
-	}
-	c := *t
-	return &c, nil
+		existing := r.lookupTargetLocked(u.ID, targetKey)
+		if existing == nil {
+			return nil, change{}, schema.NotFoundPlain()
+		}
+		if err := r.refuseSourcedWrite(u, existing, "update"); err != nil {
+			return nil, change{}, err
+		}
+		delete(patch, "id")
+		patch["upstream"] = map[string]any{"id": u.ID}
+		if s, ok := patch["target"].(string); ok {
+			if norm, ok := schema.NormalizeTarget(s); ok {
+				patch["target"] = norm
+			}
+		}
+		base, err := toMap(existing)
+		if err != nil {
+			return nil, change{}, err
+		}
+		m, verr := TargetSchema.Process(TargetSchema.Merge(base, patch), schema.Update)
+		if verr != nil {
+			return nil, change{}, schema.SchemaViolation(verr)
+		}
+		m["updated_at"] = nowMillis()
+		t, err := decodeTarget(m)
+		if err != nil {
+			return nil, change{}, err
+		}
+		if other := r.targetByAddressLocked(u.ID, t.Target); other != nil && other.ID != t.ID {
+			return nil, change{}, targetConflict(t)
+		}
+		return r.putTarget(t)
+	})
 }
 
 // DeleteTarget deletes a target; a missing one is a 404 (Kong's exception
 // to the DELETE-is-idempotent rule).
 func (r *Registry) DeleteTarget(ctx context.Context, upstreamKey, targetKey string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	u := r.lookupUpstreamLocked(upstreamKey)
-	if u == nil {
-		return schema.NotFoundPlain()
-	}
-	t := r.lookupTargetLocked(u.ID, targetKey)
-	if t == nil {
-		return schema.NotFoundPlain()
-	}
-	if err := r.refuseSourcedWrite(u, t, "remove"); err != nil {
-		return err
-	}
-	if err := r.apply(ctx, Batch{Delete: []RecordRef{{Kind: TargetSchema.Name, ID: t.ID}}}); err != nil {
-		return err
-	}
-	delete(r.targets[u.ID], t.ID)
-	r.version.Add(1)
-	r.publishLocked(u.ID)
-	return nil
+	return r.write(ctx, func() (change, error) {
+		u := r.lookupUpstreamLocked(upstreamKey)
+		if u == nil {
+			return change{}, schema.NotFoundPlain()
+		}
+		t := r.lookupTargetLocked(u.ID, targetKey)
+		if t == nil {
+			return change{}, schema.NotFoundPlain()
+		}
+		if err := r.refuseSourcedWrite(u, t, "remove"); err != nil {
+			return change{}, err
+		}
+		return change{batch: Batch{Delete: []RecordRef{{Kind: TargetSchema.Name, ID: t.ID}}}, install: func() {
+			delete(r.targets[t.Upstream.ID], t.ID)
+			r.version.Add(1)
+			r.publishLocked(t.Upstream.ID)
+		}}, nil
+	})
 }
 
-func (r *Registry) putTargetLocked(ctx context.Context, t *Target) error {
+// putTarget returns the change that stores t and republishes its
+// upstream's pool.
+func (r *Registry) putTarget(t *Target) (*Target, change, error) {
 	rec, err := targetRecord(t)
 	if err != nil {
-		return err
+		return nil, change{}, err
 	}
-	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
-		return err
-	}
-	if r.targets[t.Upstream.ID] == nil {
-		r.targets[t.Upstream.ID] = map[string]*Target{}
-	}
-	r.targets[t.Upstream.ID][t.ID] = t
-	r.version.Add(1)
-	r.publishLocked(t.Upstream.ID)
-	return nil
+	return t, change{batch: Batch{Put: []Record{rec}}, install: func() {
+		if r.targets[t.Upstream.ID] == nil {
+			r.targets[t.Upstream.ID] = map[string]*Target{}
+		}
+		r.targets[t.Upstream.ID][t.ID] = t
+		r.version.Add(1)
+		r.publishLocked(t.Upstream.ID)
+	}}, nil
 }
 
 func (r *Registry) targetIDTakenLocked(id string) bool {
@@ -609,45 +606,6 @@ func (r *Registry) targetIDTakenLocked(id string) bool {
 		}
 	}
 	return false
-}
-
-// apply writes a batch to the store and maps store failures to Kong errors.
-func (r *Registry) apply(ctx context.Context, b Batch) error {
-	err := r.store.Apply(ctx, b)
-	if err == nil {
-		r.writes.Add(1)
-		return nil
-	}
-	var ce *ConflictError
-	if errors.As(err, &ce) {
-		return storeConflict(ce)
-	}
-	return r.storeError("registry write", err)
-}
-
-// storeConflict renders a unique key the store found taken (by another
-// node, after this node's own check passed) as that check would have.
-func storeConflict(ce *ConflictError) error {
-	switch ce.Kind {
-	case UpstreamSchema.Name, ServiceSchema.Name, RouteSchema.Name:
-		return schema.UniqueViolation(map[string]any{"name": ce.Key})
-	case TargetSchema.Name:
-		if upstreamID, target, ok := strings.Cut(ce.Key, "|"); ok {
-			return schema.UniqueViolation(map[string]any{"target": target, "upstream": map[string]any{"id": upstreamID}})
-		}
-	}
-	return schema.UniqueViolation(map[string]any{"key": ce.Key})
-}
-
-// storeError maps a store failure other than a conflict to a Kong
-// database error: 503 when the store is out of reach, else 500.
-func (r *Registry) storeError(what string, err error) error {
-	if errors.Is(err, ErrUnavailable) {
-		r.logger.Warn(what+" refused: store unavailable", zap.Error(err))
-		return schema.DatabaseError(http.StatusServiceUnavailable, "the registry's store is unavailable; try again later")
-	}
-	r.logger.Error(what+" failed", zap.Error(err))
-	return schema.DatabaseError(http.StatusInternalServerError, "An unexpected error occurred")
 }
 
 // ---- helpers ----
@@ -740,11 +698,6 @@ func toMap(v any) (map[string]any, error) {
 func EntityMap(v any) map[string]any {
 	m, _ := toMap(v)
 	return m
-}
-
-func cloneUpstream(u *Upstream) *Upstream {
-	c := *u
-	return &c
 }
 
 func upstreamRecord(u *Upstream) (Record, error) {

@@ -49,41 +49,39 @@ func (cfg *DeclarativeConfig) records() ([]Record, error) {
 // An entity that keeps its id keeps its created_at, and its updated_at when
 // nothing else changed, so re-posting the same file changes nothing.
 func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
-		return err
-	}
-	cfg = r.carryTimestampsLocked(cfg)
-	recs, err := cfg.records()
-	if err != nil {
-		return err
-	}
-	st, err := stateFromRecords(recs)
-	if err != nil {
-		return err
-	}
-	batch := Batch{Put: recs}
-	for id := range r.services.byID {
-		batch.Delete = append(batch.Delete, RecordRef{Kind: ServiceSchema.Name, ID: id})
-	}
-	for id := range r.routes.byID {
-		batch.Delete = append(batch.Delete, RecordRef{Kind: RouteSchema.Name, ID: id})
-	}
-	for _, ts := range r.targets {
-		for id := range ts {
-			batch.Delete = append(batch.Delete, RecordRef{Kind: TargetSchema.Name, ID: id})
+	return r.write(ctx, func() (change, error) {
+		if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
+			return change{}, err
 		}
-	}
-	for id := range r.upstreams {
-		batch.Delete = append(batch.Delete, RecordRef{Kind: UpstreamSchema.Name, ID: id})
-	}
-	if err := r.apply(ctx, batch); err != nil {
-		return err
-	}
-	r.installLocked(st)
-	r.declared.Store(&declarativeStamp{hash: cfg.Hash, version: r.version.Load()})
-	return nil
+		cfg := r.carryTimestampsLocked(cfg)
+		recs, err := cfg.records()
+		if err != nil {
+			return change{}, err
+		}
+		st, err := stateFromRecords(recs)
+		if err != nil {
+			return change{}, err
+		}
+		batch := Batch{Put: recs}
+		for id := range r.services.byID {
+			batch.Delete = append(batch.Delete, RecordRef{Kind: ServiceSchema.Name, ID: id})
+		}
+		for id := range r.routes.byID {
+			batch.Delete = append(batch.Delete, RecordRef{Kind: RouteSchema.Name, ID: id})
+		}
+		for _, ts := range r.targets {
+			for id := range ts {
+				batch.Delete = append(batch.Delete, RecordRef{Kind: TargetSchema.Name, ID: id})
+			}
+		}
+		for id := range r.upstreams {
+			batch.Delete = append(batch.Delete, RecordRef{Kind: UpstreamSchema.Name, ID: id})
+		}
+		return change{batch: batch, install: func() {
+			r.installBatchLocked(batch.Delete, st)
+			r.declared.Store(&declarativeStamp{hash: cfg.Hash, version: r.version.Load()})
+		}}, nil
+	})
 }
 
 // declarativeStamp is the hash of the last declarative config that
@@ -105,7 +103,7 @@ func (r *Registry) DeclarativeHash() string {
 
 // refuseSourcedTargetsLocked refuses a config that gives targets to an
 // upstream whose targets come from a target source, as the Admin API
-// refuses creating them. r.mu must be held.
+// refuses creating them. r.mu must be held for reading.
 func (r *Registry) refuseSourcedTargetsLocked(cfg *DeclarativeConfig) error {
 	byID := map[string]*Upstream{}
 	for _, u := range cfg.Upstreams {
@@ -123,7 +121,7 @@ func (r *Registry) refuseSourcedTargetsLocked(cfg *DeclarativeConfig) error {
 
 // carryTimestampsLocked returns a copy of cfg whose entities that exist
 // with the same id have their timestamps (see ReplaceDeclarative). r.mu
-// must be held.
+// must be held for reading.
 func (r *Registry) carryTimestampsLocked(cfg *DeclarativeConfig) *DeclarativeConfig {
 	out := &DeclarativeConfig{Hash: cfg.Hash}
 	for _, s := range cfg.Services {
@@ -173,12 +171,18 @@ func carry[T any, P interface {
 // entities cfg does not mention are left alone, and entities that would
 // not change are not rewritten. It writes one store batch: all or nothing.
 func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	return r.write(ctx, func() (change, error) { return r.mergeDeclarativeLocked(cfg) })
+}
+
+// mergeDeclarativeLocked returns the change of MergeDeclarative. r.mu must
+// be held for reading.
+func (r *Registry) mergeDeclarativeLocked(cfg *DeclarativeConfig) (change, error) {
 	if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
-		return err
+		return change{}, err
 	}
-	st := r.stateCopyLocked()
+	// st is the content as it will be, to check cfg's entities against
+	// each other; added holds what is written
+	st, added := r.stateCopyLocked(), newRegistryState()
 	var puts []Record
 	put := func(rec Record, err error) error {
 		if err == nil {
@@ -191,12 +195,13 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		s := cloneOf(s)
 		if write, err := mergeNamed(&st.services, s, serviceIDs); err != nil || !write {
 			if err != nil {
-				return err
+				return change{}, err
 			}
 			continue
 		}
+		added.services.put(s)
 		if err := put(serviceKind.record(s)); err != nil {
-			return err
+			return change{}, err
 		}
 	}
 	for _, rt := range cfg.Routes {
@@ -206,12 +211,13 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 		}
 		if write, err := mergeNamed(&st.routes, rt, nil); err != nil || !write {
 			if err != nil {
-				return err
+				return change{}, err
 			}
 			continue
 		}
+		added.routes.put(rt)
 		if err := put(routeKind.record(rt)); err != nil {
-			return err
+			return change{}, err
 		}
 	}
 	for _, u := range cfg.Upstreams {
@@ -228,11 +234,12 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 			}
 		}
 		if id, taken := st.names[u.Name]; taken && id != u.ID {
-			return schema.UniqueViolation(map[string]any{"name": u.Name})
+			return change{}, schema.UniqueViolation(map[string]any{"name": u.Name})
 		}
 		st.addUpstream(u)
+		added.addUpstream(u)
 		if err := put(upstreamRecord(u)); err != nil {
-			return err
+			return change{}, err
 		}
 	}
 	for _, t := range cfg.Targets {
@@ -251,38 +258,20 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 			}
 		}
 		st.addTarget(t)
+		added.addTarget(t)
 		if err := put(targetRecord(t)); err != nil {
-			return err
+			return change{}, err
 		}
 	}
-	if len(puts) == 0 {
-		return nil
-	}
-	if err := r.apply(ctx, Batch{Put: puts}); err != nil {
-		return err
-	}
-	r.installLocked(st)
-	return nil
+	return change{batch: Batch{Put: puts}, install: func() { r.installBatchLocked(nil, added) }}, nil
 }
 
 // stateCopyLocked returns a copy of the registry's content whose maps may
-// be changed without touching the registry's. r.mu must be held.
+// be changed without touching the registry's. r.mu must be held (for
+// reading at least).
 func (r *Registry) stateCopyLocked() *registryState {
 	st := newRegistryState()
-	for _, u := range r.upstreams {
-		st.addUpstream(u)
-	}
-	for _, ts := range r.targets {
-		for _, t := range ts {
-			st.addTarget(t)
-		}
-	}
-	for _, s := range r.services.byID {
-		st.services.put(s)
-	}
-	for _, rt := range r.routes.byID {
-		st.routes.put(rt)
-	}
+	st.addAll(&registryState{upstreams: r.upstreams, names: r.byName, targets: r.targets, services: r.services, routes: r.routes})
 	return st
 }
 

@@ -47,39 +47,33 @@ func CheckNameKey(key string) error { return serviceKind.checkKey(key) }
 
 // CreateService inserts a service from a decoded request body (POST).
 func (r *Registry) CreateService(ctx context.Context, in map[string]any) (*Service, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return copyResult(serviceKind.create(ctx, r, in))
+	return writeEntity(ctx, r, func() (*Service, change, error) { return serviceKind.create(r, in) })
 }
 
 // UpsertService creates or fully replaces the service addressed by key, an
 // id or a name (PUT).
 func (r *Registry) UpsertService(ctx context.Context, key string, in map[string]any) (*Service, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return copyResult(serviceKind.upsert(ctx, r, key, in))
+	return writeEntity(ctx, r, func() (*Service, change, error) { return serviceKind.upsert(r, key, in) })
 }
 
 // UpdateService applies a partial update to the service addressed by key
 // (PATCH). A missing service is Kong's code 6, HTTP 404.
 func (r *Registry) UpdateService(ctx context.Context, key string, patch map[string]any) (*Service, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return copyResult(serviceKind.update(ctx, r, key, patch))
+	return writeEntity(ctx, r, func() (*Service, change, error) { return serviceKind.update(r, key, patch) })
 }
 
 // DeleteService deletes the service addressed by key. A missing service is
 // not an error; one that routes reference is refused.
 func (r *Registry) DeleteService(ctx context.Context, key string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return serviceKind.remove(ctx, r, key, func(s *Service) error {
-		for _, rt := range r.routes.byID {
-			if rt.ServiceID() == s.ID {
-				return referencedBy(ServiceSchema.Name, RouteSchema.Name)
+	return r.write(ctx, func() (change, error) {
+		return serviceKind.remove(r, key, func(s *Service) error {
+			for _, rt := range r.routes.byID {
+				if rt.ServiceID() == s.ID {
+					return referencedBy(ServiceSchema.Name, RouteSchema.Name)
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 
@@ -104,41 +98,24 @@ func (r *Registry) ServicesAfter(afterID string, limit int, match func(*Service)
 // CreateRoute inserts a route from a decoded request body (POST). Its
 // service may be given as {"id": ...} or {"name": ...}.
 func (r *Registry) CreateRoute(ctx context.Context, in map[string]any) (*Route, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.resolveServiceLocked(in); err != nil {
-		return nil, err
-	}
-	return copyResult(routeKind.create(ctx, r, in))
+	return writeRoute(ctx, r, in, func() (*Route, change, error) { return routeKind.create(r, in) })
 }
 
 // UpsertRoute creates or fully replaces the route addressed by key (PUT).
 func (r *Registry) UpsertRoute(ctx context.Context, key string, in map[string]any) (*Route, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.resolveServiceLocked(in); err != nil {
-		return nil, err
-	}
-	return copyResult(routeKind.upsert(ctx, r, key, in))
+	return writeRoute(ctx, r, in, func() (*Route, change, error) { return routeKind.upsert(r, key, in) })
 }
 
 // UpdateRoute applies a partial update to the route addressed by key
 // (PATCH).
 func (r *Registry) UpdateRoute(ctx context.Context, key string, patch map[string]any) (*Route, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.resolveServiceLocked(patch); err != nil {
-		return nil, err
-	}
-	return copyResult(routeKind.update(ctx, r, key, patch))
+	return writeRoute(ctx, r, patch, func() (*Route, change, error) { return routeKind.update(r, key, patch) })
 }
 
 // DeleteRoute deletes the route addressed by key; a missing route is not an
 // error.
 func (r *Registry) DeleteRoute(ctx context.Context, key string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return routeKind.remove(ctx, r, key, nil)
+	return r.write(ctx, func() (change, error) { return routeKind.remove(r, key, nil) })
 }
 
 // Route returns the route addressed by key (an id or a name).
@@ -159,18 +136,20 @@ func (r *Registry) RoutesAfter(afterID string, limit int, match func(*Route) boo
 	return pageAfter(r.routes.byID, afterID, limit, match)
 }
 
-// copyResult hands a caller its own copy of a written entity: the stored
-// one is shared with gateway snapshots and must not change.
-func copyResult[T any](e *T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return cloneOf(e), nil
+// writeRoute runs a route write whose body in may name its service, which
+// is resolved first.
+func writeRoute(ctx context.Context, r *Registry, in map[string]any, plan func() (*Route, change, error)) (*Route, error) {
+	return writeEntity(ctx, r, func() (*Route, change, error) {
+		if err := r.resolveServiceLocked(in); err != nil {
+			return nil, change{}, err
+		}
+		return plan()
+	})
 }
 
 // resolveServiceLocked turns a route's {"service": {"name": ...}} into the
 // service's id, as Kong resolves foreign keys given by endpoint key; an
-// unknown name is code 13.
+// unknown name is code 13. r.mu must be held for reading.
 func (r *Registry) resolveServiceLocked(in map[string]any) error {
 	ref, ok := in["service"].(map[string]any)
 	if !ok || ref["id"] != nil {

@@ -105,3 +105,63 @@ func (r *Registry) installLocked(st *registryState) {
 	}
 	r.publishGatewayLocked()
 }
+
+// installBatchLocked installs a stored batch, deletes then puts (decoded),
+// onto the registry's content as it is now (a Reload may have changed it
+// since the batch was made), as the store applied it. r.mu must be held.
+func (r *Registry) installBatchLocked(deletes []RecordRef, puts *registryState) {
+	st := r.stateCopyLocked()
+	for _, ref := range deletes {
+		st.remove(ref)
+	}
+	st.addAll(puts)
+	r.installLocked(st)
+}
+
+// remove deletes an entity and, as the store does, the entities whose
+// parent it is: an upstream's targets, a service's routes.
+func (st *registryState) remove(ref RecordRef) {
+	switch ref.Kind {
+	case UpstreamSchema.Name:
+		if u := st.upstreams[ref.ID]; u != nil && st.names[u.Name] == ref.ID {
+			delete(st.names, u.Name)
+		}
+		delete(st.upstreams, ref.ID)
+		delete(st.targets, ref.ID)
+	case TargetSchema.Name:
+		for _, ts := range st.targets {
+			delete(ts, ref.ID)
+		}
+	case ServiceSchema.Name:
+		if s := st.services.byID[ref.ID]; s != nil {
+			st.services.remove(s)
+		}
+		for _, rt := range st.routes.byID {
+			if rt.ServiceID() == ref.ID {
+				st.routes.remove(rt)
+			}
+		}
+	case RouteSchema.Name:
+		if rt := st.routes.byID[ref.ID]; rt != nil {
+			st.routes.remove(rt)
+		}
+	}
+}
+
+// addAll adds (or replaces) every entity of from.
+func (st *registryState) addAll(from *registryState) {
+	for _, s := range from.services.byID {
+		st.services.put(s)
+	}
+	for _, rt := range from.routes.byID {
+		st.routes.put(rt)
+	}
+	for _, u := range from.upstreams {
+		st.addUpstream(u)
+	}
+	for _, ts := range from.targets {
+		for _, t := range ts {
+			st.addTarget(t)
+		}
+	}
+}

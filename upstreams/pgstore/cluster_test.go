@@ -74,23 +74,28 @@ func startCluster(t *testing.T, dsn string, resync time.Duration) *cluster {
 	t.Helper()
 	prefix := testpg.UniquePrefix(t)
 	pgstore.DropTablesAtEnd(t, dsn, prefix)
-	start := func(name string, inProcess bool) *node {
-		c := testcaddy.New(t)
-		proxy := testcaddy.FreePort(t)
-		pairs := []string{"{PROXY}", fmt.Sprint(proxy), "{DSN}", dsn, "{PREFIX}", prefix, "{RESYNC}", resync.String()}
-		n := &node{t: t, name: name, admin: fmt.Sprintf("http://127.0.0.1:%d", c.HTTPPort),
-			proxy: fmt.Sprintf("http://127.0.0.1:%d", proxy)}
-		if inProcess {
-			c.Load(t, nodeConfig, pairs...)
-		} else {
-			n.child = c.StartProcess(t, nodeConfig, pairs...)
-		}
-		return n
-	}
 	began := time.Now()
-	cl := &cluster{a: start("A", true), b: start("B", false), dsn: dsn, prefix: prefix}
+	cl := &cluster{a: startNode(t, "A", true, dsn, prefix, resync), b: startNode(t, "B", false, dsn, prefix, resync),
+		dsn: dsn, prefix: prefix}
 	t.Logf("two nodes up in %v (B is process %d)", time.Since(began).Round(time.Millisecond), cl.b.child.Pid())
 	return cl
+}
+
+// startNode starts one node on the tables of prefix, in this process or
+// in a child process.
+func startNode(t *testing.T, name string, inProcess bool, dsn, prefix string, resync time.Duration) *node {
+	t.Helper()
+	c := testcaddy.New(t)
+	proxy := testcaddy.FreePort(t)
+	pairs := []string{"{PROXY}", fmt.Sprint(proxy), "{DSN}", dsn, "{PREFIX}", prefix, "{RESYNC}", resync.String()}
+	n := &node{t: t, name: name, admin: fmt.Sprintf("http://127.0.0.1:%d", c.HTTPPort),
+		proxy: fmt.Sprintf("http://127.0.0.1:%d", proxy)}
+	if inProcess {
+		c.Load(t, nodeConfig, pairs...)
+	} else {
+		n.child = c.StartProcess(t, nodeConfig, pairs...)
+	}
+	return n
 }
 
 // call sends an Admin API request with a JSON body (nil: none) and returns
