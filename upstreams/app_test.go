@@ -133,7 +133,7 @@ func TestRegistrySurvivesReloadThroughAdminLoad(t *testing.T) {
 	if runtimeB, ok := reg.Target("declared", b.Addr); !ok || runtimeB.Weight != 0 {
 		t.Fatalf("runtime target in a declared upstream: %+v %v; want kept with weight 0", runtimeB, ok)
 	}
-	if status, body := c.Get(t, "/runtime/x"); status != 200 || !strings.HasPrefix(body, "b ") {
+	if status, body := c.GetAfterReload(t, "/runtime/x"); status != 200 || !strings.HasPrefix(body, "b ") {
 		t.Fatalf("runtime upstream after reload: %d %q", status, body)
 	}
 	if status, body := c.Get(t, "/declared/x"); status != 200 || !strings.HasPrefix(body, "a ") {

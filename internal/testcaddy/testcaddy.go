@@ -142,6 +142,28 @@ func (c *Caddy) Get(t testing.TB, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// GetAfterReload is Get for the first request after a config reload. Caddy
+// binds its listeners with SO_REUSEPORT, so for a moment the old config's
+// socket and the new one share the port, and a connection the kernel gave
+// the old socket is reset when it closes: such a transport error is retried
+// (at most 5 times), any HTTP answer is returned as it is.
+func (c *Caddy) GetAfterReload(t testing.TB, path string) (int, string) {
+	t.Helper()
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", c.HTTPPort, path)
+	var err error
+	for try := 0; try < 5; try++ {
+		var resp *http.Response
+		if resp, err = Client.Get(url); err == nil {
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("GET %s after reload: %v", path, err)
+	return 0, ""
+}
+
 // Admin sends a request to Caddy's admin endpoint.
 func (c *Caddy) Admin(t testing.TB, method, path, contentType string, body []byte) (int, []byte) {
 	t.Helper()
