@@ -1,0 +1,488 @@
+#!/usr/bin/env bash
+# Benchmarks and soak of caddy-upstreams against Caddy's static
+# reverse_proxy and nginx, in one run on this machine (see BENCHMARKS.md).
+#
+#   bash bench/run.sh                 # full run: throughput N=2,100,1000; 60 s churn; 10 000 x 10 scale
+#   bash bench/run.sh --quick         # a few minutes: shorter runs, N=2,100, 1 000 upstreams
+#   bash bench/run.sh --only churn --churn-duration 20
+#
+# Phases:
+#   throughput  per N: local backends, Caddy with a registry upstream of N
+#               targets, Caddy with a static reverse_proxy of the same N
+#               targets, nginx with an upstream block of them; wrk drives
+#               each for a fixed time and connection count, rounds
+#               interleaved A B C C B A A B C ... to cancel drift; prints
+#               requests/s, p50/p99 and the ratios registry/static and
+#               registry/nginx.
+#   churn       wrk against a registry upstream while the driver adds or
+#               removes a target through the Admin API every 50 ms and kills
+#               (SIGKILL) and restarts one backend; prints non-2xx
+#               responses, socket errors and propagation times.
+#   scale       10 000 upstreams x 10 targets created through the Admin
+#               API; prints creation rates, memory per target, time per
+#               list page of 1 000; then selection among them through the
+#               proxy (wrk, a random upstream per request vs one upstream)
+#               and the Go benchmark of a pick in such a registry.
+#
+# Everything listens on 127.0.0.1. The proxy under test is pinned to CPU 0
+# and wrk, the backends and the driver to CPU 1 (--no-pin to not pin);
+# nginx runs one worker and Caddy one P (GOMAXPROCS follows the pinning).
+# Installs nginx and wrk with apt-get when missing. Outputs (binaries,
+# logs, raw wrk output, results.md) go to bench/out/ (gitignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+DURATION=10 CONNS=64 THREADS=1 ROUNDS=4 NS="2 100 1000"
+CHURN=60 SCALE_UPSTREAMS=10000 SCALE_TARGETS=10 PHASES="throughput churn scale"
+PIN=1 PROFILE=0 ARGS="$*"
+OUT=${BENCH_OUT:-$ROOT/bench/out}
+BACKEND_PORT=21000 VICTIM_PORT=22990
+REG_PORT=18080 STATIC_PORT=18081 NGINX_PORT=18082 REG_ADMIN=12019 STATIC_ADMIN=12020
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	cat <<EOF
+Flags:
+  --duration S          seconds per wrk run (default $DURATION)
+  --connections C       wrk connections (default $CONNS)
+  --threads T           wrk threads (default $THREADS)
+  --rounds R            rounds per N, each runs every proxy once (default $ROUNDS)
+  --n "LIST"            target counts (default "$NS")
+  --churn-duration S    churn soak length (default $CHURN)
+  --scale-upstreams U   upstreams of the scale phase (default $SCALE_UPSTREAMS, $SCALE_TARGETS targets each)
+  --only "PHASES"       some of: throughput churn scale
+  --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
+  --profile             save a CPU profile of the registry Caddy during its first round per N
+  --no-pin              do not pin processes to CPUs
+EOF
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--duration) DURATION=$2; shift ;;
+	--connections) CONNS=$2; shift ;;
+	--threads) THREADS=$2; shift ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--n) NS=$2; shift ;;
+	--churn-duration) CHURN=$2; shift ;;
+	--scale-upstreams) SCALE_UPSTREAMS=$2; shift ;;
+	--only) PHASES=$2; shift ;;
+	--quick) DURATION=3 ROUNDS=2 NS="2 100" CHURN=10 SCALE_UPSTREAMS=1000 ;;
+	--profile) PROFILE=1 ;;
+	--no-pin) PIN=0 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "unknown flag $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+log() { echo "bench: $*" >&2; }
+
+# ---- tools and binaries ----
+
+need_tools() {
+	local missing=()
+	command -v nginx >/dev/null || missing+=(nginx)
+	command -v wrk >/dev/null || missing+=(wrk)
+	command -v curl >/dev/null || missing+=(curl)
+	if [[ ${#missing[@]} -gt 0 ]]; then
+		log "installing ${missing[*]} with apt-get"
+		local sudo=""
+		[[ $(id -u) -eq 0 ]] || sudo=sudo
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+build() {
+	mkdir -p "$OUT/bin" "$OUT/logs" "$OUT/conf" "$OUT/raw"
+	log "building caddy, backend, driver into $OUT/bin"
+	go build -o "$OUT/bin/caddy" ./cmd/caddy
+	go build -o "$OUT/bin/backend" ./bench/backend
+	go build -o "$OUT/bin/driver" ./bench/driver
+}
+
+# ---- processes ----
+
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	PIDS=()
+}
+trap cleanup EXIT
+
+# on CPU: run a command pinned to a CPU (0: proxy, 1: load and backends).
+on_cpu() {
+	local cpu=$1
+	shift
+	if [[ $PIN -eq 1 && $(nproc) -ge 2 ]]; then
+		exec taskset -c "$cpu" "$@"
+	fi
+	exec "$@"
+}
+
+# start NAME CPU CMD...: starts a background process logging to
+# $OUT/logs/NAME.log; its pid is in $LAST_PID.
+start() {
+	local name=$1 cpu=$2
+	shift 2
+	(on_cpu "$cpu" "$@") >"$OUT/logs/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+}
+
+# wait_http URL: waits up to 20 s for URL to answer (any status).
+wait_http() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		if curl -s -o /dev/null --max-time 1 "$1"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "$1 did not come up"
+	return 1
+}
+
+# wait_line FILE TEXT: waits up to 20 s for TEXT in FILE.
+wait_line() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	log "no '$2' in $1"
+	return 1
+}
+
+# caddy_start NAME CADDYFILE: starts Caddy on CPU 0 with its data and
+# config directories under $OUT/data/NAME; pid in $LAST_PID.
+caddy_start() {
+	local name=$1 conf=$2
+	rm -rf "$OUT/data/$name"
+	mkdir -p "$OUT/data/$name"
+	start "$name" 0 env XDG_DATA_HOME="$OUT/data/$name" XDG_CONFIG_HOME="$OUT/data/$name" \
+		"$OUT/bin/caddy" run --adapter caddyfile --config "$conf"
+}
+
+backend_start() { # backend_start NAME BASE N
+	start "$1" 1 "$OUT/bin/backend" -base "$2" -n "$3"
+	wait_line "$OUT/logs/$1.log" ready
+}
+
+# ---- configurations ----
+
+# targets_lines N PREFIX: one "PREFIX 127.0.0.1:port" line per backend port.
+targets_lines() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		echo "$2 127.0.0.1:$((BACKEND_PORT + i))${3:-}"
+	done
+}
+
+registry_caddyfile() { # registry_caddyfile N UPSTREAM_BLOCK_EXTRA PROXY_EXTRA
+	cat <<EOF
+{
+	admin 127.0.0.1:$REG_ADMIN
+	persist_config off
+	upstreams {
+		store bolt $OUT/data/registry/upstreams.db
+		upstream bench {
+$(targets_lines "$1" "			target" " 100")
+$2
+		}
+	}
+}
+http://127.0.0.1:$REG_PORT {
+	bind 127.0.0.1
+	reverse_proxy {
+		dynamic registry bench
+		lb_policy registry
+$3
+	}
+}
+EOF
+}
+
+static_caddyfile() { # static_caddyfile N
+	cat <<EOF
+{
+	admin 127.0.0.1:$STATIC_ADMIN
+	persist_config off
+}
+http://127.0.0.1:$STATIC_PORT {
+	bind 127.0.0.1
+	reverse_proxy {
+$(targets_lines "$1" "		to")
+		lb_policy round_robin
+	}
+}
+EOF
+}
+
+nginx_conf() { # nginx_conf N
+	mkdir -p "$OUT/nginx"
+	cat <<EOF
+worker_processes 1;
+daemon off;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $OUT/nginx/body;
+	proxy_temp_path $OUT/nginx/proxy;
+	fastcgi_temp_path $OUT/nginx/fastcgi;
+	uwsgi_temp_path $OUT/nginx/uwsgi;
+	scgi_temp_path $OUT/nginx/scgi;
+	upstream bench {
+$(targets_lines "$1" "		server" ";")
+		keepalive 1024;
+	}
+	server {
+		listen 127.0.0.1:$NGINX_PORT;
+		location / {
+			proxy_pass http://bench;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+EOF
+}
+
+# ---- wrk ----
+
+# wrk_run RAWFILE DURATION URL [wrk args...]: runs wrk on CPU 1.
+wrk_run() {
+	local raw=$1 dur=$2 url=$3
+	shift 3
+	(on_cpu 1 wrk -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "$@" "$url") >"$raw" 2>&1
+}
+
+# wrk_parse RAWFILE: prints "rps p50_us p99_us non2xx socket_errors".
+wrk_parse() {
+	awk '
+	function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v + 0 }
+	/Requests\/sec/ { rps = $2 }
+	/^ +50%/ { p50 = us($2) }
+	/^ +99%/ { p99 = us($2) }
+	/Non-2xx/ { bad = $NF }
+	/Socket errors/ { gsub(/,/, ""); sock = $4 + $6 + $8 + $10 }
+	END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, bad, sock }' "$1"
+}
+
+RESULTS=$OUT/results.md
+result() { echo "$*" | tee -a "$RESULTS"; }
+
+# ---- phase 1: throughput ----
+
+phase_throughput() {
+	result ""
+	result "## Throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds interleaved, round-robin everywhere"
+	result ""
+	result "| N | registry req/s | static req/s | nginx req/s | registry/static | registry/nginx | p50 reg / static / nginx (µs) | p99 reg / static / nginx (µs) | errors |"
+	result "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	local n
+	for n in $NS; do
+		throughput_n "$n"
+	done
+}
+
+throughput_n() {
+	local n=$1 sys r i order url raw
+	log "throughput N=$n"
+	registry_caddyfile "$n" "" "" >"$OUT/conf/registry-$n.caddyfile"
+	static_caddyfile "$n" >"$OUT/conf/static-$n.caddyfile"
+	nginx_conf "$n" >"$OUT/conf/nginx-$n.conf"
+	backend_start "backend-$n" "$BACKEND_PORT" "$n"
+	caddy_start registry "$OUT/conf/registry-$n.caddyfile"
+	caddy_start static "$OUT/conf/static-$n.caddyfile"
+	start nginx 0 nginx -c "$OUT/conf/nginx-$n.conf" -p "$OUT/nginx"
+	local -A urls=([registry]=http://127.0.0.1:$REG_PORT/ [static]=http://127.0.0.1:$STATIC_PORT/ [nginx]=http://127.0.0.1:$NGINX_PORT/)
+	for sys in registry static nginx; do
+		wait_http "${urls[$sys]}"
+		wrk_run "$OUT/raw/warmup-$sys-$n.txt" 1 "${urls[$sys]}" # warm connections and caches
+	done
+	: >"$OUT/raw/throughput-$n.txt"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		order="registry static nginx"
+		((r % 2 == 0)) && order="nginx static registry"
+		for sys in $order; do
+			raw=$OUT/raw/wrk-$sys-$n-$r.txt
+			if [[ $PROFILE -eq 1 && $r -eq 1 && $sys == registry ]]; then
+				curl -s -o "$OUT/registry-$n.cpu.pprof" "http://127.0.0.1:$REG_ADMIN/debug/pprof/profile?seconds=$DURATION" &
+			fi
+			wrk_run "$raw" "$DURATION" "${urls[$sys]}"
+			echo "$sys $r $(wrk_parse "$raw")" | tee -a "$OUT/raw/throughput-$n.txt" >&2
+		done
+	done
+	wait_jobs
+	cleanup
+	awk -v n="$n" '
+	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7 }
+	END {
+		for (s in rps) { rps[s] /= c[s]; p50[s] /= c[s]; p99[s] /= c[s] }
+		printf "| %d | %.0f | %.0f | %.0f | %.3f | %.3f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %d |\n",
+			n, rps["registry"], rps["static"], rps["nginx"], rps["registry"] / rps["static"], rps["registry"] / rps["nginx"],
+			p50["registry"], p50["static"], p50["nginx"], p99["registry"], p99["static"], p99["nginx"], err
+	}' "$OUT/raw/throughput-$n.txt" | tee -a "$RESULTS"
+}
+
+# wait_jobs waits for background jobs that are not long-running servers
+# (profile downloads).
+wait_jobs() {
+	local j
+	for j in $(jobs -p); do
+		[[ " ${PIDS[*]} " == *" $j "* ]] || wait "$j" || true
+	done
+}
+
+# ---- phase 2: churn ----
+
+phase_churn() {
+	log "churn soak ${CHURN}s"
+	local hc
+	hc=$(
+		cat <<EOF
+			healthchecks {
+				active {
+					http_path /healthz
+					healthy {
+						interval 1
+						successes 1
+					}
+					unhealthy {
+						interval 0.5
+						tcp_failures 1
+						timeouts 1
+					}
+				}
+				passive {
+					unhealthy {
+						tcp_failures 1
+						timeouts 1
+					}
+				}
+			}
+			target 127.0.0.1:$VICTIM_PORT 100
+EOF
+	)
+	registry_caddyfile 10 "$hc" "		lb_retries 2
+		transport registry {
+			dial_timeout 1s
+		}" >"$OUT/conf/churn.caddyfile"
+	backend_start backend-churn "$BACKEND_PORT" 10
+	caddy_start registry "$OUT/conf/churn.caddyfile"
+	wait_http "http://127.0.0.1:$REG_ADMIN/kong/upstreams/bench"
+	start driver 1 "$OUT/bin/driver" churn -admin "http://127.0.0.1:$REG_ADMIN/kong" -upstream bench \
+		-duration "$((CHURN - 2))s" -interval 50ms -backend "$OUT/bin/backend" -kill-port "$VICTIM_PORT"
+	local driver=$LAST_PID
+	wait_line "$OUT/logs/driver.log" ready
+	wait_http "http://127.0.0.1:$REG_PORT/"
+	wrk_run "$OUT/raw/wrk-churn.txt" "$CHURN" "http://127.0.0.1:$REG_PORT/"
+	wait "$driver" || log "driver failed (see $OUT/logs/driver.log)"
+	cleanup
+	read -r rps p50 p99 bad sock < <(wrk_parse "$OUT/raw/wrk-churn.txt")
+	result ""
+	result "## Churn soak: ${CHURN}s, wrk -t$THREADS -c$CONNS, one target added or removed every 50 ms, one backend killed and restarted"
+	result ""
+	result "- wrk: $rps req/s, p50 ${p50} µs, p99 ${p99} µs; **non-2xx responses: $bad**, socket errors: $sock (lb_retries 2, passive tcp_failures 1, active checks every 1 s / 0.5 s)"
+	sed -n 's/^\(churn\|kill\): /- /p' "$OUT/logs/driver.log" | tee -a "$RESULTS"
+}
+
+# ---- phase 3: scale ----
+
+phase_scale() {
+	log "scale: $SCALE_UPSTREAMS upstreams x $SCALE_TARGETS targets"
+	cat >"$OUT/conf/scale.caddyfile" <<EOF
+{
+	admin 127.0.0.1:$REG_ADMIN
+	persist_config off
+	upstreams {
+		store bolt $OUT/data/registry/upstreams.db
+	}
+}
+http://127.0.0.1:$REG_PORT {
+	bind 127.0.0.1
+	reverse_proxy {
+		dynamic registry {http.request.header.X-Upstream}
+		lb_policy registry
+	}
+}
+EOF
+	backend_start backend-scale "$BACKEND_PORT" "$SCALE_TARGETS"
+	caddy_start registry "$OUT/conf/scale.caddyfile"
+	local caddy=$LAST_PID
+	wait_http "http://127.0.0.1:$REG_ADMIN/kong/upstreams"
+	result ""
+	result "## Scale: $SCALE_UPSTREAMS upstreams x $SCALE_TARGETS targets through the Admin API (4 clients in parallel, bbolt store, fsync per write)"
+	result ""
+	(on_cpu 1 "$OUT/bin/driver" scale -admin "http://127.0.0.1:$REG_ADMIN/kong" -caddy-admin "http://127.0.0.1:$REG_ADMIN" \
+		-pid "$caddy" -upstreams "$SCALE_UPSTREAMS" -targets "$SCALE_TARGETS" -base-port "$BACKEND_PORT") 2>&1 |
+		sed 's/^scale: /- /' | tee -a "$RESULTS"
+	curl -s -o "$OUT/scale.heap.pprof" "http://127.0.0.1:$REG_ADMIN/debug/pprof/heap?gc=1"
+
+	# selection among all upstreams through the proxy: a random upstream per
+	# request against always the same one, interleaved.
+	cat >"$OUT/conf/random-upstream.lua" <<EOF
+math.randomseed(os.time())
+request = function()
+	wrk.headers["X-Upstream"] = string.format("scale-%05d", math.random(0, $SCALE_UPSTREAMS - 1))
+	return wrk.format()
+end
+EOF
+	local r mode raw
+	: >"$OUT/raw/scale-select.txt"
+	for ((r = 1; r <= 2; r++)); do
+		for mode in one random; do
+			raw=$OUT/raw/wrk-scale-$mode-$r.txt
+			if [[ $mode == one ]]; then
+				wrk_run "$raw" "$DURATION" "http://127.0.0.1:$REG_PORT/" -H "X-Upstream: scale-00000"
+			else
+				wrk_run "$raw" "$DURATION" "http://127.0.0.1:$REG_PORT/" -s "$OUT/conf/random-upstream.lua"
+			fi
+			echo "$mode $r $(wrk_parse "$raw")" | tee -a "$OUT/raw/scale-select.txt" >&2
+		done
+	done
+	cleanup
+	awk '
+	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7 }
+	END {
+		for (s in rps) { rps[s] /= c[s]; p50[s] /= c[s]; p99[s] /= c[s] }
+		printf "- proxied, a random upstream of all per request: %.0f req/s, p50 %.0f µs, p99 %.0f µs; always the same upstream: %.0f req/s, p50 %.0f µs, p99 %.0f µs; ratio %.3f; errors %d\n",
+			rps["random"], p50["random"], p99["random"], rps["one"], p50["one"], p99["one"], rps["random"] / rps["one"], err
+	}' "$OUT/raw/scale-select.txt" | tee -a "$RESULTS"
+
+	log "Go benchmark: a pick in a registry of 10 000 x 10"
+	go test ./upstreams/ -run '^$' -bench 'BenchmarkRegistryPick' -benchtime 1s -benchmem 2>&1 |
+		grep -E '^Benchmark' | sed 's/^/- /' | tee -a "$RESULTS"
+}
+
+# ---- main ----
+
+need_tools
+build
+{
+	echo "# bench/run.sh results"
+	echo ""
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "- command: bash bench/run.sh $ARGS"
+	echo "- machine: $(nproc) CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr), $(go version | cut -d' ' -f3), nginx $(nginx -v 2>&1 | cut -d/ -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+	echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "- pinning: $([[ $PIN -eq 1 ]] && echo 'proxy on CPU 0, wrk/backends/driver on CPU 1' || echo none)"
+} >"$RESULTS"
+cat "$RESULTS"
+for phase in $PHASES; do
+	"phase_$phase"
+done
+result ""
+result "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "results in $RESULTS"
