@@ -162,6 +162,18 @@ wait_line() {
 	return 1
 }
 
+# ports_free PORT...: fails if something listens on a port already (Caddy
+# listens with SO_REUSEPORT, so a stale process would silently share it).
+ports_free() {
+	local p
+	for p in "$@"; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			log "port $p is in use; stop what listens there (ss -ltnp | grep :$p)"
+			exit 1
+		fi
+	done
+}
+
 # caddy_start NAME CADDYFILE: starts Caddy on CPU 0 with its data and
 # config directories under $OUT/data/NAME; pid in $LAST_PID.
 caddy_start() {
@@ -279,6 +291,16 @@ wrk_parse() {
 	END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, bad, sock }' "$1"
 }
 
+# AWK_MEDIAN defines median(a, n) over a[1..n] (mawk has no asort); it also
+# sets lo and hi to the extremes.
+AWK_MEDIAN='
+function median(a, n,    i, j, t, b) {
+	for (i = 1; i <= n; i++) b[i] = a[i]
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j - 1] > b[j]; j--) { t = b[j]; b[j] = b[j - 1]; b[j - 1] = t }
+	lo = b[1]; hi = b[n]
+	return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
+}'
+
 RESULTS=$OUT/results.md
 result() { echo "$*" | tee -a "$RESULTS"; }
 
@@ -287,6 +309,8 @@ result() { echo "$*" | tee -a "$RESULTS"; }
 phase_throughput() {
 	result ""
 	result "## Throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds interleaved, round-robin everywhere"
+	result ""
+	result "Requests/s and latencies are means over the rounds; ratios are the median (min–max) of the per-round ratios."
 	result ""
 	result "| N | registry req/s | static req/s | nginx req/s | registry/static | registry/nginx | p50 reg / static / nginx (µs) | p99 reg / static / nginx (µs) | errors |"
 	result "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -326,12 +350,16 @@ throughput_n() {
 	done
 	wait_jobs
 	cleanup
-	awk -v n="$n" '
-	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7 }
+	awk -v n="$n" "$AWK_MEDIAN"'
+	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7; round[$1, $2] = $3; if ($2 + 0 > rounds) rounds = $2 + 0 }
 	END {
 		for (s in rps) { rps[s] /= c[s]; p50[s] /= c[s]; p99[s] /= c[s] }
-		printf "| %d | %.0f | %.0f | %.0f | %.3f | %.3f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %d |\n",
-			n, rps["registry"], rps["static"], rps["nginx"], rps["registry"] / rps["static"], rps["registry"] / rps["nginx"],
+		for (r = 1; r <= rounds; r++) { vs[r] = round["registry", r] / round["static", r]; vn[r] = round["registry", r] / round["nginx", r] }
+		ms = median(vs, rounds); mslo = lo; mshi = hi
+		mn = median(vn, rounds); mnlo = lo; mnhi = hi
+		printf "| %d | %.0f | %.0f | %.0f | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %d |\n",
+			n, rps["registry"], rps["static"], rps["nginx"],
+			ms, mslo, mshi, mn, mnlo, mnhi,
 			p50["registry"], p50["static"], p50["nginx"], p99["registry"], p99["static"], p99["nginx"], err
 	}' "$OUT/raw/throughput-$n.txt" | tee -a "$RESULTS"
 }
@@ -481,6 +509,7 @@ build
 } >"$RESULTS"
 cat "$RESULTS"
 for phase in $PHASES; do
+	ports_free "$REG_PORT" "$STATIC_PORT" "$NGINX_PORT" "$REG_ADMIN" "$STATIC_ADMIN" "$BACKEND_PORT" "$VICTIM_PORT"
 	"phase_$phase"
 done
 result ""

@@ -3,6 +3,7 @@ package upstreams
 import (
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -129,7 +130,7 @@ func newPool(u *Upstream, targets []*Target, states *addressStates, version uint
 		if !ok {
 			continue
 		}
-		dial := net.JoinHostPort(host, strconv.Itoa(port))
+		dial, host := sharedDial(t.Target, host, port)
 		used[dial] = true
 		p.Addresses = append(p.Addresses, &Address{
 			Target: t, Host: host, Port: port, Dial: dial, Weight: t.Weight,
@@ -139,6 +140,21 @@ func newPool(u *Upstream, targets []*Target, states *addressStates, version uint
 	states.retain(u.ID, used)
 	p.balancer = newBalancer(u, p.Addresses)
 	return p
+}
+
+// sharedDial returns the dial address of host:port and the host, reusing
+// the bytes of the normalised target string when they spell the same, so
+// that an address costs no strings of its own (memory per target).
+func sharedDial(target, host string, port int) (dial, sharedHost string) {
+	dial = net.JoinHostPort(host, strconv.Itoa(port))
+	if dial != target {
+		return dial, host
+	}
+	dial = target
+	if i := strings.Index(dial, host); i >= 0 {
+		host = dial[i : i+len(host)]
+	}
+	return dial, host
 }
 
 // Pick chooses an available address for a request, skipping the addresses

@@ -119,6 +119,13 @@ func (r *Registry) Reload(ctx context.Context) error {
 			tgs[t.Upstream.ID][t.ID] = t
 		}
 	}
+	for id, m := range tgs {
+		if u := ups[id]; u != nil {
+			for _, t := range m {
+				t.Upstream.ID = u.ID // share the string
+			}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	oldNames := r.byName
@@ -438,12 +445,13 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 		return nil, schema.SchemaViolation(verr)
 	}
 	now := nowMillis()
+	clientID := m["id"] != nil // ids generated here are fresh v4 UUIDs: no need to scan for them
 	fillAuto(m, now, false)
 	t, err := decodeTarget(m)
 	if err != nil {
 		return nil, err
 	}
-	if r.targetIDTakenLocked(t.ID) {
+	if clientID && r.targetIDTakenLocked(t.ID) {
 		return nil, primaryKeyViolation(t.ID)
 	}
 	if r.targetByAddressLocked(u.ID, t.Target) != nil {
@@ -530,6 +538,9 @@ func (r *Registry) putTargetLocked(ctx context.Context, t *Target) error {
 	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
 		return err
 	}
+	if u := r.upstreams[t.Upstream.ID]; u != nil {
+		t.Upstream.ID = u.ID // share the string: one copy per upstream, not per target
+	}
 	if r.targets[t.Upstream.ID] == nil {
 		r.targets[t.Upstream.ID] = map[string]*Target{}
 	}
@@ -539,6 +550,8 @@ func (r *Registry) putTargetLocked(ctx context.Context, t *Target) error {
 	return nil
 }
 
+// targetIDTakenLocked reports whether any upstream has a target with this
+// id. It costs one map lookup per upstream.
 func (r *Registry) targetIDTakenLocked(id string) bool {
 	for _, m := range r.targets {
 		if _, ok := m[id]; ok {

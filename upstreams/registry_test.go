@@ -223,3 +223,27 @@ func TestTargetNormalisationAndUniqueness(t *testing.T) {
 		t.Fatal("pool still published after delete")
 	}
 }
+
+// A target id given by the client is unique across upstreams: reusing one
+// in another upstream is Kong's primary key violation and writes nothing.
+func TestCreateTargetWithTakenIDIsAPrimaryKeyViolation(t *testing.T) {
+	reg := newRegistry(t)
+	ctx := context.Background()
+	for _, name := range []string{"a", "b"} {
+		if _, err := reg.CreateUpstream(ctx, map[string]any{"name": name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const id = "6f1d2a4e-3b5c-4d7e-8f90-a1b2c3d4e5f6"
+	if _, err := reg.CreateTarget(ctx, "a", map[string]any{"id": id, "target": "127.0.0.1:9001"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := reg.CreateTarget(ctx, "b", map[string]any{"id": id, "target": "127.0.0.1:9002"})
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Status != 409 || se.Name != "primary key violation" {
+		t.Fatalf("got %v, want a 409 primary key violation", err)
+	}
+	if got, _ := reg.Targets("b"); len(got) != 0 {
+		t.Fatalf("upstream b has %d targets, want 0", len(got))
+	}
+}
