@@ -5,6 +5,7 @@
 #   bash bench/run.sh                 # full run: throughput N=2,100,1000; 60 s churn; 10 000 x 10 scale
 #   bash bench/run.sh --quick         # a few minutes: shorter runs, N=2,100, 1 000 upstreams
 #   bash bench/run.sh --only churn --churn-duration 20
+#   bash bench/run.sh --smoke         # ~40 s: every phase once, tiny; fails on any error
 #
 # Phases:
 #   throughput  per N: local backends, Caddy with a registry upstream of N
@@ -35,7 +36,7 @@ ROOT=$(pwd)
 
 DURATION=10 CONNS=64 THREADS=1 ROUNDS=4 NS="2 100 1000"
 CHURN=60 SCALE_UPSTREAMS=10000 SCALE_TARGETS=10 PHASES="throughput churn scale"
-PIN=1 PROFILE=0 ARGS="$*"
+PIN=1 PROFILE=0 ARGS="$*" BENCHTIME=1s
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 BACKEND_PORT=21000 VICTIM_PORT=22990
 REG_PORT=18080 STATIC_PORT=18081 NGINX_PORT=18082 REG_ADMIN=12019 STATIC_ADMIN=12020
@@ -53,6 +54,7 @@ Flags:
   --scale-upstreams U   upstreams of the scale phase (default $SCALE_UPSTREAMS, $SCALE_TARGETS targets each)
   --only "PHASES"       some of: throughput churn scale
   --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
+  --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50
   --profile             save a CPU profile of the registry Caddy during its first round per N
   --no-pin              do not pin processes to CPUs
 EOF
@@ -69,6 +71,7 @@ while [[ $# -gt 0 ]]; do
 	--scale-upstreams) SCALE_UPSTREAMS=$2; shift ;;
 	--only) PHASES=$2; shift ;;
 	--quick) DURATION=3 ROUNDS=2 NS="2 100" CHURN=10 SCALE_UPSTREAMS=1000 ;;
+	--smoke) DURATION=1 ROUNDS=1 NS=2 CHURN=6 SCALE_UPSTREAMS=50 BENCHTIME=1000x ;;
 	--profile) PROFILE=1 ;;
 	--no-pin) PIN=0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -78,6 +81,14 @@ while [[ $# -gt 0 ]]; do
 done
 
 log() { echo "bench: $*" >&2; }
+
+# FAILURES counts errors seen by any phase (non-2xx, socket errors, failed
+# Admin API operations): the run exits 1 when there were any.
+FAILURES=0
+failed() {
+	log "FAILED: $*"
+	FAILURES=$((FAILURES + 1))
+}
 
 # ---- tools and binaries ----
 
@@ -362,6 +373,9 @@ throughput_n() {
 			ms, mslo, mshi, mn, mnlo, mnhi,
 			p50["registry"], p50["static"], p50["nginx"], p99["registry"], p99["static"], p99["nginx"], err
 	}' "$OUT/raw/throughput-$n.txt" | tee -a "$RESULTS"
+	local errors
+	errors=$(awk '{ e += $6 + $7 } END { print e + 0 }' "$OUT/raw/throughput-$n.txt")
+	[[ $errors -eq 0 ]] || failed "throughput N=$n: $errors non-2xx responses or socket errors"
 }
 
 # wait_jobs waits for background jobs that are not long-running servers
@@ -416,7 +430,7 @@ EOF
 	wait_line "$OUT/logs/driver.log" ready
 	wait_http "http://127.0.0.1:$REG_PORT/"
 	wrk_run "$OUT/raw/wrk-churn.txt" "$CHURN" "http://127.0.0.1:$REG_PORT/"
-	wait "$driver" || log "driver failed (see $OUT/logs/driver.log)"
+	wait "$driver" || failed "churn driver (see $OUT/logs/driver.log)"
 	cleanup
 	read -r rps p50 p99 bad sock < <(wrk_parse "$OUT/raw/wrk-churn.txt")
 	result ""
@@ -424,6 +438,8 @@ EOF
 	result ""
 	result "- wrk: $rps req/s, p50 ${p50} µs, p99 ${p99} µs; **non-2xx responses: $bad**, socket errors: $sock (lb_retries 2, passive tcp_failures 1, active checks every 1 s / 0.5 s)"
 	sed -n 's/^\(churn\|kill\): /- /p' "$OUT/logs/driver.log" | tee -a "$RESULTS"
+	[[ $((bad + sock)) -eq 0 ]] || failed "churn: $bad non-2xx responses, $sock socket errors"
+	grep -q ' 0 failed operations' "$OUT/logs/driver.log" || failed "churn: Admin API operations failed"
 }
 
 # ---- phase 3: scale ----
@@ -453,30 +469,32 @@ EOF
 	result ""
 	result "## Scale: $SCALE_UPSTREAMS upstreams x $SCALE_TARGETS targets through the Admin API (4 clients in parallel, bbolt store, fsync per write)"
 	result ""
-	(on_cpu 1 "$OUT/bin/driver" scale -admin "http://127.0.0.1:$REG_ADMIN/kong" -caddy-admin "http://127.0.0.1:$REG_ADMIN" \
+	if ! (on_cpu 1 "$OUT/bin/driver" scale -admin "http://127.0.0.1:$REG_ADMIN/kong" -caddy-admin "http://127.0.0.1:$REG_ADMIN" \
 		-pid "$caddy" -upstreams "$SCALE_UPSTREAMS" -targets "$SCALE_TARGETS" -base-port "$BACKEND_PORT") 2>&1 |
-		sed 's/^scale: /- /' | tee -a "$RESULTS"
+		sed -u 's/^scale: /- /' | tee -a "$RESULTS"; then
+		failed "scale driver"
+	fi
 	curl -s -o "$OUT/scale.heap.pprof" "http://127.0.0.1:$REG_ADMIN/debug/pprof/heap?gc=1"
 
 	# selection among all upstreams through the proxy: a random upstream per
-	# request against always the same one, interleaved.
-	cat >"$OUT/conf/random-upstream.lua" <<EOF
+	# request against always the same one, interleaved; both set the header
+	# from Lua, so that wrk does the same work in both.
+	local mode
+	for mode in random one; do
+		cat >"$OUT/conf/$mode-upstream.lua" <<EOF
 math.randomseed(os.time())
 request = function()
-	wrk.headers["X-Upstream"] = string.format("scale-%05d", math.random(0, $SCALE_UPSTREAMS - 1))
+	wrk.headers["X-Upstream"] = string.format("scale-%05d", math.random(0, $([[ $mode == one ]] && echo 0 || echo $((SCALE_UPSTREAMS - 1)))))
 	return wrk.format()
 end
 EOF
-	local r mode raw
+	done
+	local r raw
 	: >"$OUT/raw/scale-select.txt"
 	for ((r = 1; r <= 2; r++)); do
 		for mode in one random; do
 			raw=$OUT/raw/wrk-scale-$mode-$r.txt
-			if [[ $mode == one ]]; then
-				wrk_run "$raw" "$DURATION" "http://127.0.0.1:$REG_PORT/" -H "X-Upstream: scale-00000"
-			else
-				wrk_run "$raw" "$DURATION" "http://127.0.0.1:$REG_PORT/" -s "$OUT/conf/random-upstream.lua"
-			fi
+			wrk_run "$raw" "$DURATION" "http://127.0.0.1:$REG_PORT/" -s "$OUT/conf/$mode-upstream.lua"
 			echo "$mode $r $(wrk_parse "$raw")" | tee -a "$OUT/raw/scale-select.txt" >&2
 		done
 	done
@@ -488,9 +506,10 @@ EOF
 		printf "- proxied, a random upstream of all per request: %.0f req/s, p50 %.0f µs, p99 %.0f µs; always the same upstream: %.0f req/s, p50 %.0f µs, p99 %.0f µs; ratio %.3f; errors %d\n",
 			rps["random"], p50["random"], p99["random"], rps["one"], p50["one"], p99["one"], rps["random"] / rps["one"], err
 	}' "$OUT/raw/scale-select.txt" | tee -a "$RESULTS"
+	[[ $(awk '{ e += $6 + $7 } END { print e + 0 }' "$OUT/raw/scale-select.txt") -eq 0 ]] || failed "scale: proxied requests failed"
 
 	log "Go benchmark: a pick in a registry of 10 000 x 10"
-	go test ./upstreams/ -run '^$' -bench 'BenchmarkRegistryPick' -benchtime 1s -benchmem 2>&1 |
+	go test ./upstreams/ -run '^$' -bench 'BenchmarkRegistryPick' -benchtime "$BENCHTIME" -benchmem 2>&1 |
 		grep -E '^Benchmark' | sed 's/^/- /' | tee -a "$RESULTS"
 }
 
@@ -515,3 +534,7 @@ done
 result ""
 result "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "results in $RESULTS"
+if [[ $FAILURES -gt 0 ]]; then
+	log "$FAILURES phase(s) saw errors"
+	exit 1
+fi
