@@ -1,7 +1,7 @@
 # The two commands of the README: `make run` runs Caddy with our modules on
 # the embedded store and testdata/Caddyfile; `make test` runs every test.
 
-.PHONY: run test build bench
+.PHONY: run test build bench bench-compare
 
 run:
 	go run ./cmd/caddy run --config testdata/Caddyfile
@@ -14,3 +14,8 @@ build:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./upstreams/...
+
+# bench/run.sh: the registry against Caddy's static reverse_proxy and nginx
+# (throughput, churn soak, scale); see BENCHMARKS.md. Takes ~15 minutes.
+bench-compare:
+	bash bench/run.sh

@@ -290,7 +290,7 @@ wrk_run() {
 	(on_cpu 1 wrk -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency "$@" "$url") >"$raw" 2>&1
 }
 
-# wrk_parse RAWFILE: prints "rps p50_us p99_us non2xx socket_errors".
+# wrk_parse RAWFILE: prints "rps p50_us p99_us non2xx socket_errors requests".
 wrk_parse() {
 	awk '
 	function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1000000; return v + 0 }
@@ -299,7 +299,8 @@ wrk_parse() {
 	/^ +99%/ { p99 = us($2) }
 	/Non-2xx/ { bad = $NF }
 	/Socket errors/ { gsub(/,/, ""); sock = $4 + $6 + $8 + $10 }
-	END { printf "%.0f %.0f %.0f %d %d\n", rps, p50, p99, bad, sock }' "$1"
+	/ requests in / { reqs = $1 }
+	END { printf "%.0f %.0f %.0f %d %d %d\n", rps, p50, p99, bad, sock, reqs }' "$1"
 }
 
 # AWK_MEDIAN defines median(a, n) over a[1..n] (mawk has no asort); it also
@@ -321,60 +322,109 @@ phase_throughput() {
 	result ""
 	result "## Throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds interleaved, round-robin everywhere"
 	result ""
-	result "Requests/s and latencies are means over the rounds; ratios are the median (min–max) of the per-round ratios."
+	result "Requests/s and latencies: means over the rounds of each proxy run alone. Ratios: median (min–max) of the"
+	result "per-round ratios. \"Side by side\": both Caddys loaded at once on the same CPU, once per round. CPU/request:"
+	result "the proxy's user+system CPU time over the requests it served (all its runs), insensitive to other load."
 	result ""
-	result "| N | registry req/s | static req/s | nginx req/s | registry/static | registry/nginx | p50 reg / static / nginx (µs) | p99 reg / static / nginx (µs) | errors |"
-	result "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	result "| N | registry req/s | static req/s | nginx req/s | registry/static | registry/static side by side | registry/nginx | CPU µs/request reg / static / nginx | static/registry CPU | p50 reg / static / nginx (µs) | p99 reg / static / nginx (µs) | errors |"
+	result "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	local n
 	for n in $NS; do
 		throughput_n "$n"
 	done
 }
 
+# cpu_ticks PID: user+system CPU time of a process and its children's
+# threads (nginx's worker), in clock ticks.
+cpu_ticks() {
+	local pid total=0 f
+	for pid in "$1" $(pgrep -P "$1" || true); do
+		# fields after the command name, which is in parentheses
+		f=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+		set -- $f
+		total=$((total + ${12} + ${13}))
+	done
+	echo "$total"
+}
+
+# measured RAW SYS ROUND PID LABEL: appends "LABEL ROUND <wrk figures>
+# <cpu ticks>" to the round file, CPU ticks counted since $TICKS0.
+measured() {
+	local raw=$1 round=$2 pid=$3 label=$4
+	echo "$label $round $(wrk_parse "$raw") $(($(cpu_ticks "$pid") - TICKS0[$label]))" | tee -a "$ROUNDS_FILE" >&2
+}
+
 throughput_n() {
-	local n=$1 sys r i order url raw
+	local n=$1 sys r order
 	log "throughput N=$n"
 	registry_caddyfile "$n" "" "" >"$OUT/conf/registry-$n.caddyfile"
 	static_caddyfile "$n" >"$OUT/conf/static-$n.caddyfile"
 	nginx_conf "$n" >"$OUT/conf/nginx-$n.conf"
 	backend_start "backend-$n" "$BACKEND_PORT" "$n"
-	caddy_start registry "$OUT/conf/registry-$n.caddyfile"
-	caddy_start static "$OUT/conf/static-$n.caddyfile"
-	start nginx 0 nginx -c "$OUT/conf/nginx-$n.conf" -p "$OUT/nginx"
 	local -A urls=([registry]=http://127.0.0.1:$REG_PORT/ [static]=http://127.0.0.1:$STATIC_PORT/ [nginx]=http://127.0.0.1:$NGINX_PORT/)
+	local -A pids
+	caddy_start registry "$OUT/conf/registry-$n.caddyfile"
+	pids[registry]=$LAST_PID
+	caddy_start static "$OUT/conf/static-$n.caddyfile"
+	pids[static]=$LAST_PID
+	start nginx 0 nginx -c "$OUT/conf/nginx-$n.conf" -p "$OUT/nginx"
+	pids[nginx]=$LAST_PID
 	for sys in registry static nginx; do
 		wait_http "${urls[$sys]}"
 		wrk_run "$OUT/raw/warmup-$sys-$n.txt" 1 "${urls[$sys]}" # warm connections and caches
 	done
-	: >"$OUT/raw/throughput-$n.txt"
+	ROUNDS_FILE=$OUT/raw/throughput-$n.txt
+	: >"$ROUNDS_FILE"
+	declare -gA TICKS0
 	for ((r = 1; r <= ROUNDS; r++)); do
 		order="registry static nginx"
 		((r % 2 == 0)) && order="nginx static registry"
 		for sys in $order; do
-			raw=$OUT/raw/wrk-$sys-$n-$r.txt
 			if [[ $PROFILE -eq 1 && $r -eq 1 && $sys == registry ]]; then
 				curl -s -o "$OUT/registry-$n.cpu.pprof" "http://127.0.0.1:$REG_ADMIN/debug/pprof/profile?seconds=$DURATION" &
 			fi
-			wrk_run "$raw" "$DURATION" "${urls[$sys]}"
-			echo "$sys $r $(wrk_parse "$raw")" | tee -a "$OUT/raw/throughput-$n.txt" >&2
+			TICKS0[$sys]=$(cpu_ticks "${pids[$sys]}")
+			wrk_run "$OUT/raw/wrk-$sys-$n-$r.txt" "$DURATION" "${urls[$sys]}"
+			measured "$OUT/raw/wrk-$sys-$n-$r.txt" "$r" "${pids[$sys]}" "$sys"
+		done
+		# side by side: both Caddys loaded at once share CPU 0 and whatever
+		# else runs on the machine.
+		for sys in registry static; do
+			TICKS0[pair-$sys]=$(cpu_ticks "${pids[$sys]}")
+			wrk_run "$OUT/raw/wrk-pair-$sys-$n-$r.txt" "$DURATION" "${urls[$sys]}" &
+		done
+		wait_jobs
+		for sys in registry static; do
+			measured "$OUT/raw/wrk-pair-$sys-$n-$r.txt" "$r" "${pids[$sys]}" "pair-$sys"
 		done
 	done
 	wait_jobs
 	cleanup
-	awk -v n="$n" "$AWK_MEDIAN"'
-	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7; round[$1, $2] = $3; if ($2 + 0 > rounds) rounds = $2 + 0 }
+	# fields: system round rps p50 p99 non2xx socket_errors requests cpu_ticks
+	awk -v n="$n" -v hz="$(getconf CLK_TCK)" "$AWK_MEDIAN"'
+	{
+		rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7; round[$1, $2] = $3
+		if ($2 + 0 > rounds) rounds = $2 + 0
+		sub(/^pair-/, "", $1); reqs[$1] += $8; ticks[$1] += $9
+	}
 	END {
 		for (s in rps) { rps[s] /= c[s]; p50[s] /= c[s]; p99[s] /= c[s] }
-		for (r = 1; r <= rounds; r++) { vs[r] = round["registry", r] / round["static", r]; vn[r] = round["registry", r] / round["nginx", r] }
+		for (s in reqs) cpu[s] = reqs[s] ? ticks[s] / hz / reqs[s] * 1e6 : 0
+		for (r = 1; r <= rounds; r++) {
+			vs[r] = round["registry", r] / round["static", r]; vn[r] = round["registry", r] / round["nginx", r]
+			vp[r] = round["pair-registry", r] / round["pair-static", r]
+		}
 		ms = median(vs, rounds); mslo = lo; mshi = hi
+		mp = median(vp, rounds); mplo = lo; mphi = hi
 		mn = median(vn, rounds); mnlo = lo; mnhi = hi
-		printf "| %d | %.0f | %.0f | %.0f | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %d |\n",
+		printf "| %d | %.0f | %.0f | %.0f | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.1f / %.1f / %.1f | %.3f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %d |\n",
 			n, rps["registry"], rps["static"], rps["nginx"],
-			ms, mslo, mshi, mn, mnlo, mnhi,
+			ms, mslo, mshi, mp, mplo, mphi, mn, mnlo, mnhi,
+			cpu["registry"], cpu["static"], cpu["nginx"], cpu["registry"] ? cpu["static"] / cpu["registry"] : 0,
 			p50["registry"], p50["static"], p50["nginx"], p99["registry"], p99["static"], p99["nginx"], err
-	}' "$OUT/raw/throughput-$n.txt" | tee -a "$RESULTS"
+	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
 	local errors
-	errors=$(awk '{ e += $6 + $7 } END { print e + 0 }' "$OUT/raw/throughput-$n.txt")
+	errors=$(awk '{ e += $6 + $7 } END { print e + 0 }' "$ROUNDS_FILE")
 	[[ $errors -eq 0 ]] || failed "throughput N=$n: $errors non-2xx responses or socket errors"
 }
 
