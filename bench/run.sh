@@ -540,22 +540,25 @@ end
 EOF
 	done
 	local r raw
-	: >"$OUT/raw/scale-select.txt"
+	ROUNDS_FILE=$OUT/raw/scale-select.txt
+	: >"$ROUNDS_FILE"
+	declare -gA TICKS0
 	for ((r = 1; r <= 2; r++)); do
 		for mode in one random; do
 			raw=$OUT/raw/wrk-scale-$mode-$r.txt
+			TICKS0[$mode]=$(cpu_ticks "$caddy")
 			wrk_run "$raw" "$DURATION" "http://127.0.0.1:$REG_PORT/" -s "$OUT/conf/$mode-upstream.lua"
-			echo "$mode $r $(wrk_parse "$raw")" | tee -a "$OUT/raw/scale-select.txt" >&2
+			measured "$raw" "$r" "$caddy" "$mode"
 		done
 	done
 	cleanup
-	awk '
-	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7 }
+	awk -v hz="$(getconf CLK_TCK)" '
+	{ rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err += $6 + $7; reqs[$1] += $8; ticks[$1] += $9 }
 	END {
-		for (s in rps) { rps[s] /= c[s]; p50[s] /= c[s]; p99[s] /= c[s] }
-		printf "- proxied, a random upstream of all per request: %.0f req/s, p50 %.0f µs, p99 %.0f µs; always the same upstream: %.0f req/s, p50 %.0f µs, p99 %.0f µs; ratio %.3f; errors %d\n",
-			rps["random"], p50["random"], p99["random"], rps["one"], p50["one"], p99["one"], rps["random"] / rps["one"], err
-	}' "$OUT/raw/scale-select.txt" | tee -a "$RESULTS"
+		for (s in rps) { rps[s] /= c[s]; p50[s] /= c[s]; p99[s] /= c[s]; cpu[s] = ticks[s] / hz / reqs[s] * 1e6 }
+		printf "- proxied, a random upstream of all per request: %.0f req/s, p50 %.0f µs, p99 %.0f µs, %.1f µs CPU/request; always the same upstream: %.0f req/s, p50 %.0f µs, p99 %.0f µs, %.1f µs CPU/request; throughput ratio %.3f, CPU ratio same/random %.3f; errors %d\n",
+			rps["random"], p50["random"], p99["random"], cpu["random"], rps["one"], p50["one"], p99["one"], cpu["one"], rps["random"] / rps["one"], cpu["one"] / cpu["random"], err
+	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
 	[[ $(awk '{ e += $6 + $7 } END { print e + 0 }' "$OUT/raw/scale-select.txt") -eq 0 ]] || failed "scale: proxied requests failed"
 
 	log "Go benchmark: a pick in a registry of 10 000 x 10"
