@@ -64,14 +64,19 @@ func runChurn(args []string) error {
 	ch := &churner{cfg: c, kong: kong, start: time.Now()}
 	var kill *killReport
 	if victim != nil {
-		kill = &killReport{}
+		kill = &killReport{done: make(chan struct{})}
 		go ch.killAndRestart(victim, kill)
 	}
 	ch.loop()
 	ch.report()
 	if kill != nil {
-		kill.wait(5 * time.Second)
+		if !kill.wait(15 * time.Second) {
+			return fmt.Errorf("the kill and restart of the backend did not finish (-kill-at and -down-for must fit in -duration)")
+		}
 		kill.print()
+	}
+	if len(ch.failed) > 0 {
+		return fmt.Errorf("%d Admin API operations failed", len(ch.failed))
 	}
 	return nil
 }

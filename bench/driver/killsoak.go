@@ -23,7 +23,6 @@ type killReport struct {
 // killAndRestart kills the victim at killAt, starts it again downFor
 // later, and watches its health through the Admin API.
 func (ch *churner) killAndRestart(v *killable, rep *killReport) {
-	rep.done = make(chan struct{})
 	defer close(rep.done)
 	rep.target = net.JoinHostPort("127.0.0.1", strconv.Itoa(v.port))
 	time.Sleep(time.Until(ch.start.Add(ch.cfg.killAt)))
@@ -75,10 +74,13 @@ func (ch *churner) waitHealth(target, want string, deadline time.Time) bool {
 	return false
 }
 
-func (rep *killReport) wait(timeout time.Duration) {
+// wait reports whether the kill and restart finished within timeout.
+func (rep *killReport) wait(timeout time.Duration) bool {
 	select {
 	case <-rep.done:
+		return true
 	case <-time.After(timeout):
+		return false
 	}
 }
 
