@@ -186,13 +186,17 @@ ports_free() {
 }
 
 # caddy_start NAME CADDYFILE: starts Caddy on CPU 0 with its data and
-# config directories under $OUT/data/NAME; pid in $LAST_PID.
+# config directories under $OUT/data/NAME and waits until every app has
+# started (the http app listens before the upstreams app has applied the
+# declared upstreams); pid in $LAST_PID.
 caddy_start() {
 	local name=$1 conf=$2
 	rm -rf "$OUT/data/$name"
 	mkdir -p "$OUT/data/$name"
 	start "$name" 0 env XDG_DATA_HOME="$OUT/data/$name" XDG_CONFIG_HOME="$OUT/data/$name" \
 		"$OUT/bin/caddy" run --adapter caddyfile --config "$conf"
+	wait_line "$OUT/logs/$name.log" '"serving initial configuration"'
+	grep -m1 -o '"msg":"upstreams registry ready"[^}]*' "$OUT/logs/$name.log" >&2 || true
 }
 
 backend_start() { # backend_start NAME BASE N

@@ -428,12 +428,65 @@ func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
 // (POST). The target string is normalised first; an existing target of the
 // same upstream is a 409.
 func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
+	created, err := r.CreateTargets(ctx, upstreamKey, []map[string]any{in})
+	if err != nil {
+		return nil, err
+	}
+	return created[0], nil
+}
+
+// CreateTargets inserts several targets into one upstream as CreateTarget
+// would, all or none, in one store transaction and one pool rebuild: what
+// a config declaring many targets costs once instead of once per target.
+// Two inputs with the same target (or the same given id) are a conflict.
+func (r *Registry) CreateTargets(ctx context.Context, upstreamKey string, ins []map[string]any) ([]*Target, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u := r.lookupUpstreamLocked(upstreamKey)
 	if u == nil {
 		return nil, schema.NotFoundPlain()
 	}
+	now := nowMillis()
+	batch := make([]*Target, 0, len(ins))
+	recs := make([]Record, 0, len(ins))
+	inBatch := make(map[string]bool, 2*len(ins)) // ids and targets of the batch
+	for _, in := range ins {
+		t, clientID, err := r.newTargetLocked(u, in, now)
+		if err != nil {
+			return nil, err
+		}
+		if clientID && inBatch["id "+t.ID] {
+			return nil, primaryKeyViolation(t.ID)
+		}
+		if inBatch["target "+t.Target] {
+			return nil, targetConflict(t)
+		}
+		inBatch["id "+t.ID], inBatch["target "+t.Target] = true, true
+		rec, err := targetRecord(t)
+		if err != nil {
+			return nil, err
+		}
+		batch, recs = append(batch, t), append(recs, rec)
+	}
+	if err := r.apply(ctx, Batch{Put: recs}); err != nil {
+		return nil, err
+	}
+	out := make([]*Target, len(batch))
+	for i, t := range batch {
+		r.keepTargetLocked(t)
+		c := *t
+		out[i] = &c
+	}
+	r.version.Add(1)
+	r.publishLocked(u.ID)
+	return out, nil
+}
+
+// newTargetLocked validates a new target of upstream u (normalising the
+// target string) and checks it against the registry: a given id already
+// used anywhere is a primary key violation, a target already in u a 409.
+// clientID tells whether the id was given rather than generated.
+func (r *Registry) newTargetLocked(u *Upstream, in map[string]any, now float64) (t *Target, clientID bool, err error) {
 	in["upstream"] = map[string]any{"id": u.ID}
 	if s, ok := in["target"].(string); ok {
 		if norm, ok := schema.NormalizeTarget(s); ok {
@@ -442,26 +495,20 @@ func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[
 	}
 	m, verr := TargetSchema.Process(in, schema.Insert)
 	if verr != nil {
-		return nil, schema.SchemaViolation(verr)
+		return nil, false, schema.SchemaViolation(verr)
 	}
-	now := nowMillis()
-	clientID := m["id"] != nil // ids generated here are fresh v4 UUIDs: no need to scan for them
+	clientID = m["id"] != nil // ids generated here are fresh v4 UUIDs: no need to scan for them
 	fillAuto(m, now, false)
-	t, err := decodeTarget(m)
-	if err != nil {
-		return nil, err
+	if t, err = decodeTarget(m); err != nil {
+		return nil, false, err
 	}
 	if clientID && r.targetIDTakenLocked(t.ID) {
-		return nil, primaryKeyViolation(t.ID)
+		return nil, false, primaryKeyViolation(t.ID)
 	}
 	if r.targetByAddressLocked(u.ID, t.Target) != nil {
-		return nil, targetConflict(t)
+		return nil, false, targetConflict(t)
 	}
-	if err := r.putTargetLocked(ctx, t); err != nil {
-		return nil, err
-	}
-	c := *t
-	return &c, nil
+	return t, clientID, nil
 }
 
 // UpdateTarget applies a partial update to an existing target (PATCH, and
@@ -538,6 +585,14 @@ func (r *Registry) putTargetLocked(ctx context.Context, t *Target) error {
 	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
 		return err
 	}
+	r.keepTargetLocked(t)
+	r.version.Add(1)
+	r.publishLocked(t.Upstream.ID)
+	return nil
+}
+
+// keepTargetLocked puts a stored target in memory; the caller publishes.
+func (r *Registry) keepTargetLocked(t *Target) {
 	if u := r.upstreams[t.Upstream.ID]; u != nil {
 		t.Upstream.ID = u.ID // share the string: one copy per upstream, not per target
 	}
@@ -545,9 +600,6 @@ func (r *Registry) putTargetLocked(ctx context.Context, t *Target) error {
 		r.targets[t.Upstream.ID] = map[string]*Target{}
 	}
 	r.targets[t.Upstream.ID][t.ID] = t
-	r.version.Add(1)
-	r.publishLocked(t.Upstream.ID)
-	return nil
 }
 
 // targetIDTakenLocked reports whether any upstream has a target with this
