@@ -55,7 +55,7 @@ Flags:
   --only "PHASES"       some of: throughput churn scale
   --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
   --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50
-  --profile             save a CPU profile of the registry Caddy during its first round per N
+  --profile             save CPU profiles of both Caddys during the first side-by-side run per N (bench/out/*.cpu.pprof)
   --no-pin              do not pin processes to CPUs
 EOF
 }
@@ -384,15 +384,16 @@ throughput_n() {
 		order="registry static nginx"
 		((r % 2 == 0)) && order="nginx static registry"
 		for sys in $order; do
-			if [[ $PROFILE -eq 1 && $r -eq 1 && $sys == registry ]]; then
-				curl -s -o "$OUT/registry-$n.cpu.pprof" "http://127.0.0.1:$REG_ADMIN/debug/pprof/profile?seconds=$DURATION" &
-			fi
 			TICKS0[$sys]=$(cpu_ticks "${pids[$sys]}")
 			wrk_run "$OUT/raw/wrk-$sys-$n-$r.txt" "$DURATION" "${urls[$sys]}"
 			measured "$OUT/raw/wrk-$sys-$n-$r.txt" "$r" "${pids[$sys]}" "$sys"
 		done
 		# side by side: both Caddys loaded at once share CPU 0 and whatever
 		# else runs on the machine.
+		if [[ $PROFILE -eq 1 && $r -eq 1 ]]; then
+			curl -s -o "$OUT/registry-$n.cpu.pprof" "http://127.0.0.1:$REG_ADMIN/debug/pprof/profile?seconds=$DURATION" &
+			curl -s -o "$OUT/static-$n.cpu.pprof" "http://127.0.0.1:$STATIC_ADMIN/debug/pprof/profile?seconds=$DURATION" &
+		fi
 		for sys in registry static; do
 			TICKS0[pair-$sys]=$(cpu_ticks "${pids[$sys]}")
 			wrk_run "$OUT/raw/wrk-pair-$sys-$n-$r.txt" "$DURATION" "${urls[$sys]}" &
