@@ -5,16 +5,17 @@
 #   bash bench/run.sh                 # full run: throughput N=2,100,1000; 60 s churn; 10 000 x 10 scale
 #   bash bench/run.sh --quick         # a few minutes: shorter runs, N=2,100, 1 000 upstreams
 #   bash bench/run.sh --only churn --churn-duration 20
-#   bash bench/run.sh --smoke         # ~40 s: every phase once, tiny; fails on any error
+#   bash bench/run.sh --smoke         # ~30 s: every phase once, tiny
 #
 # Phases:
 #   throughput  per N: local backends, Caddy with a registry upstream of N
 #               targets, Caddy with a static reverse_proxy of the same N
 #               targets, nginx with an upstream block of them; wrk drives
 #               each for a fixed time and connection count, rounds
-#               interleaved A B C C B A A B C ... to cancel drift; prints
-#               requests/s, p50/p99 and the ratios registry/static and
-#               registry/nginx.
+#               interleaved A B C C B A A B C ... to cancel drift, plus one
+#               run per round with both Caddys loaded at once; prints
+#               requests/s, p50/p99, the ratios registry/static and
+#               registry/nginx, and each proxy's CPU time per request.
 #   churn       wrk against a registry upstream while the driver adds or
 #               removes a target through the Admin API every 50 ms and kills
 #               (SIGKILL) and restarts one backend; prints non-2xx
@@ -29,7 +30,9 @@
 # and wrk, the backends and the driver to CPU 1 (--no-pin to not pin);
 # nginx runs one worker and Caddy one P (GOMAXPROCS follows the pinning).
 # Installs nginx and wrk with apt-get when missing. Outputs (binaries,
-# logs, raw wrk output, results.md) go to bench/out/ (gitignored).
+# logs, raw wrk output, results.md) go to bench/out/ (gitignored). Any
+# non-2xx response, socket error or failed Admin API operation makes the
+# run exit 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -102,7 +105,7 @@ need_tools() {
 		local sudo=""
 		[[ $(id -u) -eq 0 ]] || sudo=sudo
 		$sudo apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
 }
 
@@ -206,7 +209,7 @@ backend_start() { # backend_start NAME BASE N
 
 # ---- configurations ----
 
-# targets_lines N PREFIX: one "PREFIX 127.0.0.1:port" line per backend port.
+# targets_lines N PREFIX [SUFFIX]: one "PREFIX 127.0.0.1:port[SUFFIX]" line per backend port.
 targets_lines() {
 	local i
 	for ((i = 0; i < $1; i++)); do
