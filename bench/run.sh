@@ -490,7 +490,7 @@ EOF
 	wrk_run "$OUT/raw/wrk-churn.txt" "$CHURN" "http://127.0.0.1:$REG_PORT/"
 	wait "$driver" || failed "churn driver (see $OUT/logs/driver.log)"
 	cleanup
-	read -r rps p50 p99 bad sock < <(wrk_parse "$OUT/raw/wrk-churn.txt")
+	read -r rps p50 p99 bad sock _ < <(wrk_parse "$OUT/raw/wrk-churn.txt")
 	result ""
 	result "## Churn soak: ${CHURN}s, wrk -t$THREADS -c$CONNS, one target added or removed every 50 ms, one backend killed and restarted"
 	result ""
@@ -569,9 +569,31 @@ EOF
 	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
 	[[ $(awk '{ e += $6 + $7 } END { print e + 0 }' "$OUT/raw/scale-select.txt") -eq 0 ]] || failed "scale: proxied requests failed"
 
-	log "Go benchmark: a pick in a registry of 10 000 x 10"
-	go test ./upstreams/ -run '^$' -bench 'BenchmarkRegistryPick' -benchtime "$BENCHTIME" -benchmem 2>&1 |
-		grep -E '^Benchmark' | sed 's/^/- /' | tee -a "$RESULTS"
+	go_benchmarks
+}
+
+# go_benchmarks runs the Go benchmarks of the request path COUNT times
+# each, on CPU 0, and prints the minimum and median ns/op of each (the
+# minimum is the run least disturbed by the machine's other load).
+go_benchmarks() {
+	local count=5
+	[[ $BENCHTIME == 1s ]] || count=1
+	log "Go benchmarks: a pick in a registry of 10 000 x 10; the registry source per request"
+	result ""
+	result "Go benchmarks (-count $count, pinned to CPU 0; ns/op min / median, allocs/op):"
+	result ""
+	(on_cpu 0 go test ./upstreams/ ./upstreams/reverseproxy/ -run '^$' -bench 'BenchmarkRegistryPick|BenchmarkSourceGetUpstreams' \
+		-benchtime "$BENCHTIME" -count "$count" -benchmem) 2>&1 | tee "$OUT/raw/go-bench.txt" | grep -E '^Benchmark' |
+		awk "$AWK_MEDIAN"'
+		{ name = $1; sub(/-[0-9]+$/, "", name); if (!(name in n)) order[++names] = name; ns[name, ++n[name]] = $3; allocs[name] = $7 }
+		END {
+			for (i = 1; i <= names; i++) {
+				name = order[i]
+				for (j = 1; j <= n[name]; j++) v[j] = ns[name, j]
+				med = median(v, n[name])
+				printf "- `%s`: %s / %s ns/op, %s allocs/op\n", name, lo, med, allocs[name]
+			}
+		}' | tee -a "$RESULTS"
 }
 
 # ---- main ----
