@@ -294,3 +294,74 @@ func TestCreateTargetsAllOrNothing(t *testing.T) {
 		t.Fatalf("weight of 127.0.0.1:9002 = %d, want 5", got.Weight)
 	}
 }
+
+// An address's state (health, in-flight count) survives every rebuild of
+// its upstream's pool: target changes, a rename, a reload from the store;
+// a removed and re-added target starts fresh.
+func TestAddressStateSurvivesPoolRebuilds(t *testing.T) {
+	reg := newRegistry(t)
+	ctx := context.Background()
+	if _, err := reg.CreateUpstream(ctx, map[string]any{"name": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := reg.CreateTargets(ctx, "a", []map[string]any{{"target": "127.0.0.1:9001"}, {"target": "127.0.0.1:9002"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reg.MarkTargetHealth("a", created[0].ID, "", 0, false) {
+		t.Fatal("no address marked")
+	}
+	stateOf := func(name, dial string) *upstreams.AddressState {
+		t.Helper()
+		p := reg.Pool(name)
+		if p == nil {
+			t.Fatalf("no pool %q", name)
+		}
+		for _, a := range p.Addresses {
+			if a.Dial == dial {
+				return a.State
+			}
+		}
+		t.Fatalf("pool %q has no address %s", name, dial)
+		return nil
+	}
+	st := stateOf("a", "127.0.0.1:9001")
+	st.InFlight.Add(3)
+	steps := []struct {
+		name   string
+		change func() error
+		pool   string
+	}{
+		{"a target added", func() error {
+			_, err := reg.CreateTarget(ctx, "a", map[string]any{"target": "127.0.0.1:9003"})
+			return err
+		}, "a"},
+		{"a weight changed", func() error {
+			_, err := reg.UpdateTarget(ctx, "a", "127.0.0.1:9002", map[string]any{"weight": 7.0})
+			return err
+		}, "a"},
+		{"the upstream renamed", func() error {
+			_, err := reg.UpdateUpstream(ctx, "a", map[string]any{"name": "b"})
+			return err
+		}, "b"},
+		{"a reload from the store", func() error { return reg.Reload(ctx) }, "b"},
+	}
+	for _, step := range steps {
+		if err := step.change(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := stateOf(step.pool, "127.0.0.1:9001"); got != st || got.Healthy() || got.InFlight.Load() != 3 {
+			t.Fatalf("after %s: state %p (healthy %v, in flight %d), want %p unhealthy with 3 in flight",
+				step.name, got, got.Healthy(), got.InFlight.Load(), st)
+		}
+	}
+	if err := reg.DeleteTarget(ctx, "b", "127.0.0.1:9001"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.CreateTarget(ctx, "b", map[string]any{"target": "127.0.0.1:9001"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stateOf("b", "127.0.0.1:9001"); got == st || !got.Healthy() || got.InFlight.Load() != 0 {
+		t.Fatalf("a re-added target kept the removed one's state")
+	}
+}
