@@ -331,7 +331,7 @@ phase_throughput() {
 	result ""
 	result "Requests/s and latencies: means over the rounds of each proxy run alone. Ratios: median (min–max) of the"
 	result "per-round ratios. \"Side by side\": both Caddys loaded at once on the same CPU, once per round. CPU/request:"
-	result "the proxy's user+system CPU time over the requests it served (all its runs), insensitive to other load."
+	result "the proxy's user+system CPU time over the requests it served (all its runs)."
 	result ""
 	result "| N | registry req/s | static req/s | nginx req/s | registry/static | registry/static side by side | registry/nginx | CPU µs/request reg / static / nginx | static/registry CPU | p50 reg / static / nginx (µs) | p99 reg / static / nginx (µs) | errors |"
 	result "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
