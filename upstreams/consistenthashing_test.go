@@ -13,7 +13,7 @@ func hashPool(slots int, dials []string, weights []int) *Pool {
 	for i, d := range dials {
 		targets[i] = &Target{ID: fmt.Sprint(i), Target: d, Weight: weights[i]}
 	}
-	return newPool(u, targets, nil, 1)
+	return newPool(u, targets, &addressStates{}, 1)
 }
 
 func testDials(from, n int) []string {

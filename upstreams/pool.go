@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
@@ -47,8 +48,8 @@ type Address struct {
 	State *AddressState
 }
 
-// AddressState is the runtime state of one address of one upstream. Each
-// pool rebuild hands it on to the new pool (see newPool).
+// AddressState is the runtime state of one address of one upstream. It is
+// keyed by upstream id and dial address, so it survives pool rebuilds.
 type AddressState struct {
 	// InFlight counts requests currently proxied to the address.
 	InFlight atomic.Int64
@@ -79,34 +80,64 @@ func (s *AddressState) ForceHealthy(healthy bool) {
 // Available reports whether the address can take a request now.
 func (a *Address) Available() bool { return a.Weight > 0 && a.State.Healthy() }
 
-// newPool builds a pool for u and its targets (in creation order). An
-// address that prev, the upstream's current pool (or nil), also has keeps
-// its AddressState, so in-flight counts and health survive the rebuild
-// (the active checker's probe loops hold the same state); new addresses
-// start fresh, and a removed one's state goes with the old pool.
-func newPool(u *Upstream, targets []*Target, prev *Pool, version uint64) *Pool {
-	p := &Pool{Upstream: u, Version: version, passive: passiveLimits(u.Healthchecks)}
-	states := make(map[string]*AddressState, len(targets))
-	if prev != nil && prev.Upstream.ID == u.ID {
-		for _, a := range prev.Addresses {
-			states[a.Dial] = a.State
+// addressStates holds the AddressState of every address, keyed by
+// upstream id then dial address.
+type addressStates struct {
+	mu sync.Mutex
+	m  map[string]map[string]*AddressState
+}
+
+func (as *addressStates) get(upstreamID, dial string) *AddressState {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.m == nil {
+		as.m = map[string]map[string]*AddressState{}
+	}
+	byDial := as.m[upstreamID]
+	if byDial == nil {
+		byDial = map[string]*AddressState{}
+		as.m[upstreamID] = byDial
+	}
+	st := byDial[dial]
+	if st == nil {
+		st = &AddressState{}
+		byDial[dial] = st
+	}
+	return st
+}
+
+// retain drops the states of an upstream's addresses that are no longer in use.
+func (as *addressStates) retain(upstreamID string, dials map[string]bool) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if dials == nil {
+		delete(as.m, upstreamID)
+		return
+	}
+	for d := range as.m[upstreamID] {
+		if !dials[d] {
+			delete(as.m[upstreamID], d)
 		}
 	}
+}
+
+// newPool builds a pool for u and its targets (in creation order).
+func newPool(u *Upstream, targets []*Target, states *addressStates, version uint64) *Pool {
+	p := &Pool{Upstream: u, Version: version, passive: passiveLimits(u.Healthchecks)}
+	used := make(map[string]bool, len(targets))
 	for _, t := range targets {
 		host, port, ok := schema.ParseTarget(t.Target)
 		if !ok {
 			continue
 		}
 		dial, host := sharedDial(t.Target, host, port)
-		st := states[dial]
-		if st == nil {
-			st = new(AddressState)
-			states[dial] = st
-		}
+		used[dial] = true
 		p.Addresses = append(p.Addresses, &Address{
-			Target: t, Host: host, Port: port, Dial: dial, Weight: t.Weight, State: st,
+			Target: t, Host: host, Port: port, Dial: dial, Weight: t.Weight,
+			State: states.get(u.ID, dial),
 		})
 	}
+	states.retain(u.ID, used)
 	p.balancer = newBalancer(u, p.Addresses)
 	return p
 }

@@ -18,7 +18,7 @@ func benchPool(algorithm string, n int) *Pool {
 	for i := range targets {
 		targets[i] = &Target{ID: fmt.Sprint(i), Target: benchDial(i), Weight: 100 + i%3*100}
 	}
-	return newPool(u, targets, nil, 1)
+	return newPool(u, targets, &addressStates{}, 1)
 }
 
 func benchDial(i int) string { return fmt.Sprintf("10.%d.%d.%d:8080", i>>16&255, i>>8&255, i&255) }

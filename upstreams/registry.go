@@ -32,6 +32,7 @@ type Registry struct {
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
 
 	pools   sync.Map // upstream name -> *Pool (immutable, replaced whole)
+	states  addressStates
 	version atomic.Uint64
 	checker *activeChecker
 	signals *healthSignals
@@ -129,21 +130,18 @@ func (r *Registry) Reload(ctx context.Context) error {
 	defer r.mu.Unlock()
 	oldNames := r.byName
 	r.upstreams, r.byName, r.targets = ups, names, tgs
-	prev := make(map[string]*Pool, len(oldNames)) // by upstream id, so renamed upstreams keep their address states
 	for name, id := range oldNames {
-		if p := r.Pool(name); p != nil {
-			prev[id] = p
-		}
 		if names[name] != id {
 			r.pools.Delete(name)
 			if _, still := ups[id]; !still {
+				r.states.retain(id, nil)
 				r.checker.stop(id)
 			}
 		}
 	}
 	r.version.Add(1)
 	for id := range ups {
-		r.publishFromLocked(id, prev[id])
+		r.publishLocked(id)
 	}
 	return nil
 }
@@ -157,22 +155,13 @@ func (r *Registry) Pool(name string) *Pool {
 	return nil
 }
 
-// publishLocked rebuilds and publishes the pool of upstream id; addresses
-// that its current pool also has keep their state. r.mu must be held.
+// publishLocked rebuilds and publishes the pool of upstream id. r.mu must be held.
 func (r *Registry) publishLocked(id string) {
-	if u := r.upstreams[id]; u != nil {
-		r.publishFromLocked(id, r.Pool(u.Name))
-	}
-}
-
-// publishFromLocked publishes a new pool of upstream id that takes the
-// address states of prev (its previous pool, or nil). r.mu must be held.
-func (r *Registry) publishFromLocked(id string, prev *Pool) {
 	u := r.upstreams[id]
 	if u == nil {
 		return
 	}
-	p := newPool(u, r.sortedTargetsLocked(id), prev, r.version.Load())
+	p := newPool(u, r.sortedTargetsLocked(id), &r.states, r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.checker.sync(p)
@@ -411,6 +400,7 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	r.version.Add(1)
 	r.pools.Delete(u.Name)
 	r.checker.stop(u.ID)
+	r.states.retain(u.ID, nil)
 	rrCounters.Delete(u.ID)
 	return nil
 }
@@ -423,18 +413,14 @@ func (r *Registry) putUpstreamLocked(ctx context.Context, u *Upstream) error {
 	if err := r.apply(ctx, Batch{Put: []Record{rec}}); err != nil {
 		return err
 	}
-	var prev *Pool
-	if old := r.upstreams[u.ID]; old != nil {
-		prev = r.Pool(old.Name)
-		if old.Name != u.Name {
-			delete(r.byName, old.Name)
-			r.pools.Delete(old.Name)
-		}
+	if old := r.upstreams[u.ID]; old != nil && old.Name != u.Name {
+		delete(r.byName, old.Name)
+		r.pools.Delete(old.Name)
 	}
 	r.upstreams[u.ID] = u
 	r.byName[u.Name] = u.ID
 	r.version.Add(1)
-	r.publishFromLocked(u.ID, prev)
+	r.publishLocked(u.ID)
 	return nil
 }
 
