@@ -27,8 +27,10 @@ type healthLimits struct {
 // is 0 is ignored, an observation that agrees with the settled state
 // changes nothing, and reaching a limit flips the state.
 type healthCounters struct {
-	mu                                             sync.Mutex
-	successes, httpFailures, tcpFailures, timeouts int
+	mu sync.Mutex
+	// int32: limits are at most 255 (Kong's schema), and an AddressState
+	// (one per address) stays within 64 bytes.
+	successes, httpFailures, tcpFailures, timeouts int32
 }
 
 // observe records an observation for s and returns the new health when the
@@ -40,7 +42,7 @@ func (c *healthCounters) observe(s *AddressState, r healthReport, l healthLimits
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	isHealthy := s.Healthy()
-	var count *int
+	var count *int32
 	limit := 0
 	switch r {
 	case reportSuccess:
@@ -66,7 +68,7 @@ func (c *healthCounters) observe(s *AddressState, r healthReport, l healthLimits
 		c.successes = 0
 	}
 	*count++
-	if *count < limit {
+	if int(*count) < limit {
 		return false, isHealthy
 	}
 	c.reset()

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -140,7 +141,9 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: passiveLimits(u.Healthchecks)}
 	used := make(map[string]bool, len(targets))
 	add := func(a *Address) {
-		a.Dial = net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+		if a.Dial == "" {
+			a.Dial = net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+		}
 		a.State = states.get(u.ID, a.Dial)
 		used[a.Dial] = true
 		p.Addresses = append(p.Addresses, a)
@@ -152,7 +155,8 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 		}
 		hr, isName := resolved[host]
 		if !isName {
-			add(&Address{Target: t, Host: host, Port: port, Weight: t.Weight})
+			dial, host := sharedDial(t.Target, host, port)
+			add(&Address{Target: t, Host: host, Port: port, Dial: dial, Weight: t.Weight})
 			continue
 		}
 		for _, r := range hr.Addresses {
@@ -287,4 +291,19 @@ func (p *Pool) SRVHost(a *Address) (string, bool) {
 		return a.Name, true
 	}
 	return net.JoinHostPort(a.Name, strconv.Itoa(a.Port)), true
+}
+
+// sharedDial returns the dial address of host:port and the host, reusing
+// the bytes of the normalised target string when they spell the same, so
+// that an address costs no strings of its own (memory per target).
+func sharedDial(target, host string, port int) (dial, sharedHost string) {
+	dial = net.JoinHostPort(host, strconv.Itoa(port))
+	if dial != target {
+		return dial, host
+	}
+	dial = target
+	if i := strings.Index(dial, host); i >= 0 {
+		host = dial[i : i+len(host)]
+	}
+	return dial, host
 }

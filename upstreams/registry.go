@@ -472,47 +472,110 @@ func (r *Registry) putUpstream(u *Upstream) (*Upstream, change, error) {
 // (POST). The target string is normalised first; an existing target of the
 // same upstream is a 409.
 func (r *Registry) CreateTarget(ctx context.Context, upstreamKey string, in map[string]any) (*Target, error) {
+	created, err := r.CreateTargets(ctx, upstreamKey, []map[string]any{in})
+	if err != nil {
+		return nil, err
+	}
+	return created[0], nil
+}
+
+// CreateTargets inserts several targets into one upstream as CreateTarget
+// would, all or none, in one store transaction and one pool rebuild: what
+// a config declaring many targets costs once instead of once per target.
+// Two inputs with the same target (or the same given id) are a conflict.
+func (r *Registry) CreateTargets(ctx context.Context, upstreamKey string, ins []map[string]any) ([]*Target, error) {
 	defer r.hosts.awaitFirstLookups()
-	return writeEntity(ctx, r, func() (*Target, change, error) {
+	var batch []*Target
+	err := r.write(ctx, func() (change, error) {
 		u := r.lookupUpstreamLocked(upstreamKey)
 		if u == nil {
-			return nil, change{}, schema.NotFoundPlain()
+			return change{}, schema.NotFoundPlain()
 		}
 		if err := r.refuseSourcedCreate(u); err != nil {
-			return nil, change{}, err
+			return change{}, err
 		}
-		in["upstream"] = map[string]any{"id": u.ID}
-		if s, ok := in["target"].(string); ok {
-			if norm, ok := schema.NormalizeTarget(s); ok {
-				in["target"] = norm
+		now := r.nextTargetTimeLocked(u.ID)
+		batch = make([]*Target, 0, len(ins))
+		recs := make([]Record, 0, len(ins))
+		inBatch := make(map[string]bool, 2*len(ins)) // ids and targets of the batch
+		for _, in := range ins {
+			t, clientID, err := r.newTargetLocked(u, in, now)
+			if err != nil {
+				return change{}, err
 			}
-		}
-		m, verr := TargetSchema.Process(in, schema.Insert)
-		if verr != nil {
-			return nil, change{}, schema.SchemaViolation(verr)
-		}
-		now := nowMillis()
-		// targets list newest first by created_at (milliseconds): keep it
-		// strictly increasing within an upstream, so two targets created in
-		// the same millisecond still list in creation order
-		for _, t := range r.targets[u.ID] {
-			if t.CreatedAt >= now {
-				now = math.Round(t.CreatedAt*1000+1) / 1000
+			if clientID && inBatch["id "+t.ID] {
+				return change{}, primaryKeyViolation(t.ID)
 			}
+			if inBatch["target "+t.Target] {
+				return change{}, targetConflict(t)
+			}
+			inBatch["id "+t.ID], inBatch["target "+t.Target] = true, true
+			rec, err := targetRecord(t)
+			if err != nil {
+				return change{}, err
+			}
+			batch, recs = append(batch, t), append(recs, rec)
+			now = math.Round(now*1000+1) / 1000 // keep creation order within the batch
 		}
-		fillAuto(m, now, false)
-		t, err := decodeTarget(m)
-		if err != nil {
-			return nil, change{}, err
-		}
-		if r.targetIDTakenLocked(t.ID) {
-			return nil, change{}, primaryKeyViolation(t.ID)
-		}
-		if r.targetByAddressLocked(u.ID, t.Target) != nil {
-			return nil, change{}, targetConflict(t)
-		}
-		return r.putTarget(t)
+		return change{batch: Batch{Put: recs}, install: func() {
+			for _, t := range batch {
+				r.keepTargetLocked(t)
+			}
+			r.version.Add(1)
+			r.publishLocked(u.ID)
+		}}, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Target, len(batch))
+	for i, t := range batch {
+		out[i] = cloneOf(t)
+	}
+	return out, nil
+}
+
+// nextTargetTimeLocked is the created_at of a target created now in the
+// upstream: targets list newest first by created_at (milliseconds), so it
+// is kept strictly increasing within an upstream, and two targets created
+// in the same millisecond still list in creation order.
+func (r *Registry) nextTargetTimeLocked(upstreamID string) float64 {
+	now := nowMillis()
+	for _, t := range r.targets[upstreamID] {
+		if t.CreatedAt >= now {
+			now = math.Round(t.CreatedAt*1000+1) / 1000
+		}
+	}
+	return now
+}
+
+// newTargetLocked validates a new target of upstream u (normalising the
+// target string) and checks it against the registry: a given id already
+// used anywhere is a primary key violation, a target already in u a 409.
+// clientID tells whether the id was given rather than generated.
+func (r *Registry) newTargetLocked(u *Upstream, in map[string]any, now float64) (t *Target, clientID bool, err error) {
+	in["upstream"] = map[string]any{"id": u.ID}
+	if s, ok := in["target"].(string); ok {
+		if norm, ok := schema.NormalizeTarget(s); ok {
+			in["target"] = norm
+		}
+	}
+	m, verr := TargetSchema.Process(in, schema.Insert)
+	if verr != nil {
+		return nil, false, schema.SchemaViolation(verr)
+	}
+	clientID = m["id"] != nil // ids generated here are fresh v4 UUIDs: no need to scan for them
+	fillAuto(m, now, false)
+	if t, err = decodeTarget(m); err != nil {
+		return nil, false, err
+	}
+	if clientID && r.targetIDTakenLocked(t.ID) {
+		return nil, false, primaryKeyViolation(t.ID)
+	}
+	if r.targetByAddressLocked(u.ID, t.Target) != nil {
+		return nil, false, targetConflict(t)
+	}
+	return t, clientID, nil
 }
 
 // UpdateTarget applies a partial update to an existing target (PATCH, and
@@ -590,15 +653,25 @@ func (r *Registry) putTarget(t *Target) (*Target, change, error) {
 		return nil, change{}, err
 	}
 	return t, change{batch: Batch{Put: []Record{rec}}, install: func() {
-		if r.targets[t.Upstream.ID] == nil {
-			r.targets[t.Upstream.ID] = map[string]*Target{}
-		}
-		r.targets[t.Upstream.ID][t.ID] = t
+		r.keepTargetLocked(t)
 		r.version.Add(1)
 		r.publishLocked(t.Upstream.ID)
 	}}, nil
 }
 
+// keepTargetLocked puts a stored target in memory; the caller publishes.
+func (r *Registry) keepTargetLocked(t *Target) {
+	if u := r.upstreams[t.Upstream.ID]; u != nil {
+		t.Upstream.ID = u.ID // share the string: one copy per upstream, not per target
+	}
+	if r.targets[t.Upstream.ID] == nil {
+		r.targets[t.Upstream.ID] = map[string]*Target{}
+	}
+	r.targets[t.Upstream.ID][t.ID] = t
+}
+
+// targetIDTakenLocked reports whether any upstream has a target with this
+// id. It costs one map lookup per upstream.
 func (r *Registry) targetIDTakenLocked(id string) bool {
 	for _, m := range r.targets {
 		if _, ok := m[id]; ok {

@@ -227,3 +227,74 @@ func TestTargetNormalisationAndUniqueness(t *testing.T) {
 		t.Fatal("pool still published after delete")
 	}
 }
+
+// A target id given by the client is unique across upstreams: reusing one
+// in another upstream is Kong's primary key violation and writes nothing.
+func TestCreateTargetWithTakenIDIsAPrimaryKeyViolation(t *testing.T) {
+	reg := newRegistry(t)
+	ctx := context.Background()
+	for _, name := range []string{"a", "b"} {
+		if _, err := reg.CreateUpstream(ctx, map[string]any{"name": name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const id = "6f1d2a4e-3b5c-4d7e-8f90-a1b2c3d4e5f6"
+	if _, err := reg.CreateTarget(ctx, "a", map[string]any{"id": id, "target": "127.0.0.1:9001"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := reg.CreateTarget(ctx, "b", map[string]any{"id": id, "target": "127.0.0.1:9002"})
+	var se *schema.Error
+	if !errors.As(err, &se) || se.Status != 409 || se.Name != "primary key violation" {
+		t.Fatalf("got %v, want a 409 primary key violation", err)
+	}
+	if got, _ := reg.Targets("b"); len(got) != 0 {
+		t.Fatalf("upstream b has %d targets, want 0", len(got))
+	}
+}
+
+// CreateTargets writes all its targets or none: a duplicate or an invalid
+// target in the batch leaves the upstream as it was, and a good batch is
+// published as one pool.
+func TestCreateTargetsAllOrNothing(t *testing.T) {
+	reg := newRegistry(t)
+	ctx := context.Background()
+	if _, err := reg.CreateUpstream(ctx, map[string]any{"name": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		batch  []map[string]any
+		status int
+	}{
+		{"same target twice", []map[string]any{{"target": "127.0.0.1:9001"}, {"target": "127.0.0.1:9001"}}, 409},
+		{"same target, other spelling", []map[string]any{{"target": "127.0.0.1"}, {"target": "127.0.0.1:8000"}}, 409},
+		{"invalid weight", []map[string]any{{"target": "127.0.0.1:9001"}, {"target": "127.0.0.1:9002", "weight": -1.0}}, 400},
+		{"same id twice", []map[string]any{
+			{"id": "6f1d2a4e-3b5c-4d7e-8f90-a1b2c3d4e5f6", "target": "127.0.0.1:9001"},
+			{"id": "6f1d2a4e-3b5c-4d7e-8f90-a1b2c3d4e5f6", "target": "127.0.0.1:9002"}}, 409},
+	} {
+		_, err := reg.CreateTargets(ctx, "a", tc.batch)
+		var se *schema.Error
+		if !errors.As(err, &se) || se.Status != tc.status {
+			t.Fatalf("%s: got %v, want status %d", tc.name, err, tc.status)
+		}
+		if got, _ := reg.Targets("a"); len(got) != 0 {
+			t.Fatalf("%s: upstream has %d targets after a failed batch, want 0", tc.name, len(got))
+		}
+	}
+	before := reg.Version()
+	created, err := reg.CreateTargets(ctx, "a", []map[string]any{{"target": "127.0.0.1:9001"}, {"target": "127.0.0.1:9002", "weight": 5.0}, {"target": "127.0.0.1:9003"}})
+	if err != nil || len(created) != 3 {
+		t.Fatalf("good batch: %v, %d created", err, len(created))
+	}
+	if got := reg.Version() - before; got != 1 {
+		t.Fatalf("a batch of 3 bumped the version %d times, want once", got)
+	}
+	pool := reg.Pool("a")
+	if pool == nil || len(pool.Addresses) != 3 {
+		t.Fatalf("pool after the batch: %+v", pool)
+	}
+	if got, _ := reg.Target("a", "127.0.0.1:9002"); got.Weight != 5 {
+		t.Fatalf("weight of 127.0.0.1:9002 = %d, want 5", got.Weight)
+	}
+}

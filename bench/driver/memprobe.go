@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// memProbe reads the memory of the Caddy under test: its RSS from /proc
+// and its Go heap from Caddy's admin endpoint, after forcing a GC.
+type memProbe struct {
+	pid   int
+	admin string
+	http  *http.Client
+}
+
+// memSample is one measurement, in bytes.
+type memSample struct {
+	RSS, RSSAnon, HeapAlloc, HeapInuse int64
+}
+
+func (s memSample) String() string {
+	return fmt.Sprintf("RSS %s (anon %s), Go heap alloc %s, in use %s",
+		mib(s.RSS), mib(s.RSSAnon), mib(s.HeapAlloc), mib(s.HeapInuse))
+}
+
+func (s memSample) minus(o memSample) memSample {
+	return memSample{s.RSS - o.RSS, s.RSSAnon - o.RSSAnon, s.HeapAlloc - o.HeapAlloc, s.HeapInuse - o.HeapInuse}
+}
+
+// per renders a difference divided by n entities.
+func (s memSample) per(n int) string {
+	f := func(b int64) string { return strconv.FormatFloat(float64(b)/float64(n), 'f', 0, 64) + " B" }
+	return fmt.Sprintf("RSS %s (anon %s), Go heap alloc %s, in use %s", f(s.RSS), f(s.RSSAnon), f(s.HeapAlloc), f(s.HeapInuse))
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// measure forces a GC in Caddy (the heap profile's gc=1), then reads the
+// heap from /debug/vars and the RSS from /proc/<pid>/status.
+func (p *memProbe) measure() (memSample, error) {
+	var s memSample
+	if err := p.get("/debug/pprof/heap?gc=1", nil); err != nil {
+		return s, err
+	}
+	var vars struct {
+		Memstats struct {
+			HeapAlloc int64
+			HeapInuse int64
+		} `json:"memstats"`
+	}
+	if err := p.get("/debug/vars", &vars); err != nil {
+		return s, err
+	}
+	s.HeapAlloc, s.HeapInuse = vars.Memstats.HeapAlloc, vars.Memstats.HeapInuse
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.pid))
+	if err != nil {
+		return s, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, _ := strings.Cut(sc.Text(), ":")
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
+		switch key {
+		case "VmRSS":
+			s.RSS = kb << 10
+		case "RssAnon":
+			s.RSSAnon = kb << 10
+		}
+	}
+	return s, sc.Err()
+}
+
+func (p *memProbe) get(path string, out any) error {
+	res, err := p.http.Get(p.admin + path)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", path, res.StatusCode)
+	}
+	if out == nil {
+		_, err = io.Copy(io.Discard, res.Body)
+		return err
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
