@@ -48,19 +48,6 @@ http://127.0.0.1:{HTTP} {
 	}
 }`
 
-// waitFor polls cond every 10 ms for at most limit and returns how long it took.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func addressHealthy(name, dial string) func() bool {
 	return func() bool {
 		p := upstreams.ActiveRegistry().Pool(name)
@@ -80,7 +67,7 @@ func TestActiveChecksTakeADeadTargetOutAndBringItBack(t *testing.T) {
 			c := testcaddy.New(t)
 			c.Load(t, checkedConfig, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", probe, "{A}", a.Addr, "{B}", b.Addr)
 			b.Close()
-			took := waitFor(t, 5*time.Second, "b to be marked unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+			took := testcaddy.WaitFor(t, 5*time.Second, "b to be marked unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
 			t.Logf("%s probes, interval 0.1 s, 2 failures: dead target detected in %v", probe, took)
 			for i := 0; i < 10; i++ {
 				if status, body := c.Get(t, "/"); status != 200 || !strings.HasPrefix(body, "a ") {
@@ -88,7 +75,7 @@ func TestActiveChecksTakeADeadTargetOutAndBringItBack(t *testing.T) {
 				}
 			}
 			b2 := testcaddy.StartBackendAt(t, "b", b.Addr)
-			took = waitFor(t, 5*time.Second, "b to recover", addressHealthy("checked", b.Addr))
+			took = testcaddy.WaitFor(t, 5*time.Second, "b to recover", addressHealthy("checked", b.Addr))
 			t.Logf("%s probes: restarted target healthy again in %v", probe, took)
 			for i := 0; i < 4; i++ {
 				c.Get(t, "/")
@@ -105,9 +92,9 @@ func TestActiveHTTPChecksCountStatuses(t *testing.T) {
 	c := testcaddy.New(t)
 	c.Load(t, checkedConfig, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", "http", "{A}", a.Addr, "{B}", b.Addr)
 	b.Status.Store(500)
-	waitFor(t, 5*time.Second, "b answering 500 to be unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+	testcaddy.WaitFor(t, 5*time.Second, "b answering 500 to be unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
 	b.Status.Store(0)
-	waitFor(t, 5*time.Second, "b answering 200 to be healthy", addressHealthy("checked", b.Addr))
+	testcaddy.WaitFor(t, 5*time.Second, "b answering 200 to be healthy", addressHealthy("checked", b.Addr))
 }
 
 func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
@@ -131,14 +118,14 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, 5*time.Second, "20 probe loops for 20 probed targets", func() bool { return probeLoops() == 20 })
+		testcaddy.WaitFor(t, 5*time.Second, "20 probe loops for 20 probed targets", func() bool { return probeLoops() == 20 })
 		// removing targets stops their probes; so does disabling checks and deleting
 		for i := 0; i < 10; i++ {
 			if err := reg.DeleteTarget(ctx, name, fmt.Sprintf("127.0.0.1:%d", 1+i)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, 5*time.Second, "probes of deleted targets to stop", func() bool { return probeLoops() == 10 })
+		testcaddy.WaitFor(t, 5*time.Second, "probes of deleted targets to stop", func() bool { return probeLoops() == 10 })
 		if round%2 == 0 {
 			if _, err := reg.UpdateUpstream(ctx, name, map[string]any{"healthchecks": map[string]any{
 				"active": map[string]any{"healthy": map[string]any{"interval": 0.0}}}}); err != nil {
@@ -148,7 +135,7 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 		if err := reg.DeleteUpstream(ctx, name); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "all probes to stop", func() bool { return probeLoops() == 0 })
+		testcaddy.WaitFor(t, 5*time.Second, "all probes to stop", func() bool { return probeLoops() == 0 })
 	}
 }
 
@@ -168,7 +155,7 @@ func TestDetectionTimeAtOneSecondInterval(t *testing.T) {
 	c.Load(t, cfg, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", "tcp", "{A}", a.Addr, "{B}", b.Addr)
 	time.Sleep(1100 * time.Millisecond) // let the first probes run on a live target
 	b.Close()
-	took := waitFor(t, 10*time.Second, "b to be marked unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+	took := testcaddy.WaitFor(t, 10*time.Second, "b to be marked unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
 	t.Logf("interval=1, tcp_failures=2: dead target detected %v after it died", took)
 }
 
@@ -203,9 +190,9 @@ func TestHTTPSProbesVerifyCertificatesWhenAsked(t *testing.T) {
 		if tc.wantHealthy {
 			// first make it unhealthy by hand, then the probes must bring it back
 			reg.Pool(name).Addresses[0].State.ForceHealthy(false)
-			waitFor(t, 5*time.Second, "verify=false probes to succeed", addressHealthy(name, reg.Pool(name).Addresses[0].Dial))
+			testcaddy.WaitFor(t, 5*time.Second, "verify=false probes to succeed", addressHealthy(name, reg.Pool(name).Addresses[0].Dial))
 		} else {
-			waitFor(t, 5*time.Second, "verify=true probes to fail on a self-signed cert", func() bool {
+			testcaddy.WaitFor(t, 5*time.Second, "verify=true probes to fail on a self-signed cert", func() bool {
 				return !addressHealthy(name, reg.Pool(name).Addresses[0].Dial)()
 			})
 		}

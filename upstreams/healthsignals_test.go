@@ -48,9 +48,9 @@ func TestHealthTransitionsAreMetricsAndEvents(t *testing.T) {
 	cfg := strings.Replace(checkedConfig, "\tupstreams {", "\tevents {\n\t\ton healthy test_recorder\n\t\ton unhealthy test_recorder\n\t}\n\tupstreams {", 1)
 	c.Load(t, cfg, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{TYPE}", "http", "{A}", a.Addr, "{B}", b.Addr)
 	b.Close()
-	waitFor(t, 5*time.Second, "b unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
+	testcaddy.WaitFor(t, 5*time.Second, "b unhealthy", func() bool { return !addressHealthy("checked", b.Addr)() })
 	testcaddy.StartBackendAt(t, "b", b.Addr)
-	waitFor(t, 5*time.Second, "b healthy", addressHealthy("checked", b.Addr))
+	testcaddy.WaitFor(t, 5*time.Second, "b healthy", addressHealthy("checked", b.Addr))
 
 	_, metrics := c.Admin(t, "GET", "/metrics", "", nil)
 	for _, want := range []string{

@@ -215,13 +215,13 @@ func TestNoFailedRequestsWhileATargetIsKilled(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	b.Close()
 	killed := time.Now()
-	waitFor(t, 5*time.Second, func() bool { return !addr.State.Healthy() })
+	testcaddy.WaitFor(t, 5*time.Second, "the killed target to be unhealthy", func() bool { return !addr.State.Healthy() })
 	outAfter := time.Since(killed)
 	time.Sleep(300 * time.Millisecond)
 	hitsWhileDead := b.Hits.Load()
 	b2 := testcaddy.StartBackendAt(t, "b", b.Addr)
 	restarted := time.Now()
-	waitFor(t, 5*time.Second, func() bool { return b2.Hits.Load() > 0 })
+	testcaddy.WaitFor(t, 5*time.Second, "the restarted target to get traffic", func() bool { return b2.Hits.Load() > 0 })
 	backAfter := time.Since(restarted)
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
@@ -255,17 +255,5 @@ http://127.0.0.1:{HTTP} {
 }`, "{A}", a.Addr)
 	if status, body := c.Get(t, "/p"); status != 200 || body != "static /p" {
 		t.Fatalf("static upstream through the registry transport: %d %q", status, body)
-	}
-}
-
-// waitFor polls cond every 10 ms until it holds or the time is up.
-func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", limit)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
