@@ -173,16 +173,3 @@ func (n *node) targets(upstream string) []string {
 	sort.Strings(out)
 	return out
 }
-
-// await polls cond (bounded by limit) and returns how long it took to hold.
-func await(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return time.Since(start)
-}

@@ -14,18 +14,6 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/pgstore"
 )
 
-// dbConn opens a plain connection to inspect or change the database
-// behind the nodes' backs; it is closed when the test ends.
-func dbConn(t *testing.T, dsn string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // recordsTable is the quoted name of a cluster's records table.
 func (cl *cluster) recordsTable() string {
 	return pgx.Identifier{pgstore.RecordsTable(cl.prefix)}.Sanitize()
@@ -34,7 +22,7 @@ func (cl *cluster) recordsTable() string {
 // dbTargets lists the target strings stored in the database, sorted.
 func (cl *cluster) dbTargets(t *testing.T) []string {
 	t.Helper()
-	rows, err := dbConn(t, cl.dsn).Query(context.Background(),
+	rows, err := pgstore.SQLConn(t, cl.dsn).Query(context.Background(),
 		fmt.Sprintf(`SELECT data->>'target' FROM %s WHERE kind = 'targets'`, cl.recordsTable()))
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +46,7 @@ func (cl *cluster) insertTarget(t *testing.T, upstreamID, target string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dbConn(t, cl.dsn).Exec(context.Background(),
+	if _, err := pgstore.SQLConn(t, cl.dsn).Exec(context.Background(),
 		fmt.Sprintf(`INSERT INTO %s (kind, id, parent, key, data, version) VALUES ('targets', $1, $2, $3, $4, 0)`, cl.recordsTable()),
 		id, upstreamID, upstreamID+"|"+target, string(data)); err != nil {
 		t.Fatal(err)

@@ -8,3 +8,7 @@ func RecordsTable(prefix string) string { return newNames(prefix).records }
 
 // DropTablesAtEnd drops the tables of a prefix when the test ends.
 var DropTablesAtEnd = dropTablesAtEnd
+
+// SQLConn opens a plain connection for inspecting or changing the database
+// behind the nodes' backs.
+var SQLConn = sqlConn

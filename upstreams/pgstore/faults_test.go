@@ -149,13 +149,13 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	a.must(201, "POST", "/upstreams", map[string]any{"name": "w"})
 	for _, n := range []*node{a, b} {
 		for _, be := range []*testcaddy.Backend{x, y} {
-			await(t, changeLimit, "node "+n.name+" to proxy to "+be.Name, servedBy(n, "/", be.Name))
+			testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node "+n.name+" to proxy to "+be.Name, servedBy(n, "/", be.Name))
 		}
 	}
 	before := []string{x.Addr, y.Addr}
 	slices.Sort(before)
 
-	await(t, changeLimit, "node B to know the upstream w", func() bool {
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node B to know the upstream w", func() bool {
 		status, _ := b.call("GET", "/upstreams/w", nil)
 		return status == 200
 	})
@@ -205,7 +205,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	t.Logf("database down %v; meanwhile the proxies served %d requests, %d failed", back.Sub(down).Round(time.Millisecond), servedDown, failedDown)
 
 	var recovered time.Duration
-	await(t, recoveryLimit, "a write on node A to succeed after the restart", func() bool {
+	testcaddy.WaitEvery(t, 2*time.Millisecond, recoveryLimit, "a write on node A to succeed after the restart", func() bool {
 		status, body := a.call("POST", "/upstreams/u/targets", map[string]any{"target": z.Addr})
 		switch status {
 		case 201:
@@ -217,11 +217,11 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		t.Fatalf("write on A while the database comes back: %d %s, want 201 or 503", status, body)
 		return false
 	})
-	seen := await(t, recoveryLimit, "node B's proxy to serve the target written on A after the restart", servedBy(b, "/", z.Name))
+	seen := testcaddy.WaitEvery(t, 2*time.Millisecond, recoveryLimit, "node B's proxy to serve the target written on A after the restart", servedBy(b, "/", z.Name))
 	t.Logf("after the restart: A's first write succeeded %v later, B's proxy served it %v after that (%v after the restart)",
 		recovered.Round(time.Millisecond), seen.Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
 	b.must(200, "PATCH", "/upstreams/u/targets/"+x.Addr, map[string]any{"weight": 7})
-	await(t, changeLimit, "node A to see the weight written on B", func() bool {
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node A to see the weight written on B", func() bool {
 		var tg struct {
 			Weight int `json:"weight"`
 		}
@@ -251,7 +251,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 	var listed []string
 	for _, n := range []*node{a, b} {
-		await(t, changeLimit, "node "+n.name+" to list the targets of w the database holds", func() bool {
+		testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node "+n.name+" to list the targets of w the database holds", func() bool {
 			listed = n.targets("w")
 			db := slices.DeleteFunc(cl.dbTargets(t), func(s string) bool { return slices.Contains(after, s) })
 			return slices.Equal(listed, db)

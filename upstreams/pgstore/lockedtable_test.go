@@ -32,10 +32,10 @@ func TestReadsWhileAWriteWaitsForTheDatabase(t *testing.T) {
 	x, y := testcaddy.StartBackend(t, "x"), testcaddy.StartBackend(t, "y")
 	n.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
 	n.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": x.Addr})
-	await(t, changeLimit, "the proxy to serve x", servedBy(n, "/", x.Name))
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "the proxy to serve x", servedBy(n, "/", x.Name))
 
 	ctx := context.Background()
-	lock, err := dbConn(t, dsn).Begin(ctx)
+	lock, err := pgstore.SQLConn(t, dsn).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestReadsWhileAWriteWaitsForTheDatabase(t *testing.T) {
 	if err := lock.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&holder); err != nil {
 		t.Fatal(err)
 	}
-	watch := dbConn(t, dsn)
+	watch := pgstore.SQLConn(t, dsn)
 	blocked := func() bool {
 		var waiting int
 		if err := watch.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder).Scan(&waiting); err != nil {
@@ -61,7 +61,7 @@ func TestReadsWhileAWriteWaitsForTheDatabase(t *testing.T) {
 		status, body := n.call("POST", "/upstreams/u/targets", map[string]any{"target": y.Addr})
 		written <- answer{status, body}
 	}()
-	await(t, changeLimit, "the write to wait for the table lock", blocked)
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "the write to wait for the table lock", blocked)
 
 	reads := []string{"/upstreams", "/upstreams/u", "/upstreams/u/targets", "/upstreams/u/targets/" + x.Addr, "/upstreams/u/health", "/status"}
 	var took []time.Duration
@@ -114,5 +114,5 @@ func TestReadsWhileAWriteWaitsForTheDatabase(t *testing.T) {
 	if got := cl.dbTargets(t); !slices.Equal(got, want) {
 		t.Fatalf("targets in the database after the write: %v, want %v", got, want)
 	}
-	await(t, changeLimit, "the proxy to serve the written target", servedBy(n, "/", y.Name))
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "the proxy to serve the written target", servedBy(n, "/", y.Name))
 }

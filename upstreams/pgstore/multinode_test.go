@@ -53,7 +53,7 @@ func TestPropagationBetweenNodes(t *testing.T) {
 	}
 	a.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
 	a.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": backends[0].Addr})
-	await(t, changeLimit, "node B to proxy to the first target", servedBy(b, "/", backends[0].Name))
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node B to proxy to the first target", servedBy(b, "/", backends[0].Name))
 
 	timings := map[string][]time.Duration{}
 	var writes []time.Duration
@@ -62,7 +62,7 @@ func TestPropagationBetweenNodes(t *testing.T) {
 		start := time.Now()
 		a.must(want, method, path, body)
 		writes = append(writes, time.Since(start))
-		timings[kind] = append(timings[kind], await(t, changeLimit, "node B's proxy to show the "+kind+" "+method+" "+path, observed))
+		timings[kind] = append(timings[kind], testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node B's proxy to show the "+kind+" "+method+" "+path, observed))
 	}
 	answers503 := func() bool { status, _ := b.get("/"); return status == 503 }
 	for i := range cycles {
@@ -102,12 +102,12 @@ func TestResyncRepairsMissedChanges(t *testing.T) {
 	}
 	cl.a.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": x.Addr})
 	for _, n := range []*node{cl.a, cl.b} {
-		await(t, changeLimit, "node "+n.name+" to proxy to x", servedBy(n, "/", x.Name))
+		testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node "+n.name+" to proxy to x", servedBy(n, "/", x.Name))
 	}
 	cl.insertTarget(t, u.ID, w.Addr)
 	written := time.Now()
 	for _, n := range []*node{cl.a, cl.b} {
-		await(t, changeLimit, "node "+n.name+" to proxy to the target written behind its back", servedBy(n, "/", w.Name))
+		testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node "+n.name+" to proxy to the target written behind its back", servedBy(n, "/", w.Name))
 		t.Logf("node %s proxied to the target written behind its back %v after the write (resync_interval %v)",
 			n.name, time.Since(written).Round(time.Millisecond), resync)
 	}
@@ -139,7 +139,7 @@ func TestHealthMarksReachEveryNode(t *testing.T) {
 	}
 	for _, n := range []*node{a, b} {
 		for _, be := range []*testcaddy.Backend{x, y} {
-			await(t, changeLimit, "node "+n.name+" to proxy to "+be.Name, servedBy(n, "/h/", be.Name))
+			testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node "+n.name+" to proxy to "+be.Name, servedBy(n, "/h/", be.Name))
 		}
 	}
 
@@ -148,7 +148,7 @@ func TestHealthMarksReachEveryNode(t *testing.T) {
 	if !servedOnlyBy(a, "/h/", y.Name)() {
 		t.Fatal("node A still proxies to the target it marked unhealthy")
 	}
-	took := await(t, changeLimit, "node B to stop proxying to the target A marked unhealthy", servedOnlyBy(b, "/h/", y.Name))
+	took := testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node B to stop proxying to the target A marked unhealthy", servedOnlyBy(b, "/h/", y.Name))
 	t.Logf("unhealthy on A: out of B's rotation %v after A's answer (%v after the call)", took, time.Since(start))
 	idA, healthA := targetHealth(t, a, "h", x.Addr)
 	idB, healthB := targetHealth(t, b, "h", x.Addr)
@@ -160,7 +160,7 @@ func TestHealthMarksReachEveryNode(t *testing.T) {
 	}
 
 	b.must(204, "PUT", "/upstreams/h/targets/"+x.Addr+"/healthy", nil)
-	took = await(t, changeLimit, "node A to proxy to the target B marked healthy again", servedBy(a, "/h/", x.Name))
+	took = testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node A to proxy to the target B marked healthy again", servedBy(a, "/h/", x.Name))
 	t.Logf("healthy on B: back in A's rotation %v after B's answer", took)
 	if _, h := targetHealth(t, b, "h", x.Addr); h != "HEALTHY" {
 		t.Fatalf("health of %s on B after healthy: %s", x.Addr, h)

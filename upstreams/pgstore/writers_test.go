@@ -5,7 +5,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testpg"
 )
 
@@ -50,7 +52,7 @@ func TestConcurrentWritersOnTwoNodes(t *testing.T) {
 	cl := startCluster(t, testpg.DSN(t), defaultResync)
 	a, b := cl.a, cl.b
 	a.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
-	await(t, changeLimit, "node B to know the upstream", func() bool {
+	testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node B to know the upstream", func() bool {
 		status, _ := b.call("GET", "/upstreams/u", nil)
 		return status == 200
 	})
@@ -92,7 +94,7 @@ func TestConcurrentWritersOnTwoNodes(t *testing.T) {
 	want = append(want, "127.0.0.1:1")
 	slices.Sort(want)
 	for _, n := range []*node{a, b} {
-		await(t, changeLimit, "node "+n.name+" to list every target", func() bool { return slices.Equal(n.targets("u"), want) })
+		testcaddy.WaitEvery(t, 2*time.Millisecond, changeLimit, "node "+n.name+" to list every target", func() bool { return slices.Equal(n.targets("u"), want) })
 	}
 	for _, n := range []*node{a, b} {
 		n.must(200, "GET", "/upstreams/contended", nil)
