@@ -33,15 +33,17 @@ func postConfig(c *call) error {
 	if err != nil {
 		return err
 	}
-	doc, err := upstreams.ParseDeclarative(raw)
-	if err != nil {
-		return err
-	}
+	// the hash of the document that made the current content: a match is
+	// answered before parsing, as Kong does (that document parsed already)
 	sum := md5.Sum(raw)
 	hash := hex.EncodeToString(sum[:])
 	if c.r.URL.Query().Get("check_hash") == "1" && hash == c.reg.DeclarativeHash() {
 		c.w.WriteHeader(http.StatusNotModified) // Kong's answer to an unchanged config
 		return nil
+	}
+	doc, err := upstreams.ParseDeclarative(raw)
+	if err != nil {
+		return err
 	}
 	cfg, err := upstreams.BuildDeclarative(doc, truthy(c.r.URL.Query().Get("flatten_errors")))
 	if err != nil {
@@ -80,14 +82,17 @@ func configDocument(r *http.Request) ([]byte, error) {
 	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mediaType {
 	case "application/json":
-		var body map[string]any
+		// only two top-level keys matter: decode no deeper (the document
+		// itself is parsed once, by ParseDeclarative)
+		var body map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &body); err != nil {
 			return nil, schema.Plain(http.StatusBadRequest, "Cannot parse JSON body")
 		}
 		if _, isDoc := body["_format_version"]; isDoc {
 			return raw, nil
 		}
-		if s, ok := body["config"].(string); ok {
+		var s string
+		if field := body["config"]; len(field) > 0 && field[0] == '"' && json.Unmarshal(field, &s) == nil {
 			return []byte(s), nil
 		}
 		return raw, nil

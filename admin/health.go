@@ -146,10 +146,13 @@ func dnsSource(pool *upstreams.Pool, host string) (source string, failed bool) {
 		}
 		return targets.RecordAAAA, false
 	}
-	if pool == nil || pool.Hosts[host] == nil {
+	var hr *upstreams.HostResolution
+	if pool != nil {
+		hr = pool.Hosts[host]
+	}
+	if hr == nil {
 		return "unknown", false
 	}
-	hr := pool.Hosts[host]
 	return hr.DNSSource(), hr.Err != nil
 }
 

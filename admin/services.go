@@ -67,12 +67,3 @@ func updateService(c *call, key string) error {
 func deleteService(c *call) error {
 	return deleted(c, c.reg.DeleteService(c.r.Context(), c.params[0]))
 }
-
-// deleted answers a DELETE: 204, or the error.
-func deleted(c *call, err error) error {
-	if err != nil {
-		return err
-	}
-	noContent(c.w)
-	return nil
-}

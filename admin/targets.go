@@ -74,9 +74,5 @@ func updateTarget(c *call) error {
 }
 
 func deleteTarget(c *call) error {
-	if err := c.reg.DeleteTarget(c.r.Context(), c.params[0], c.params[1]); err != nil {
-		return err
-	}
-	noContent(c.w)
-	return nil
+	return deleted(c, c.reg.DeleteTarget(c.r.Context(), c.params[0], c.params[1]))
 }

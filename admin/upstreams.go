@@ -48,7 +48,12 @@ func patchUpstream(c *call) error {
 }
 
 func deleteUpstream(c *call) error {
-	if err := c.reg.DeleteUpstream(c.r.Context(), c.params[0]); err != nil {
+	return deleted(c, c.reg.DeleteUpstream(c.r.Context(), c.params[0]))
+}
+
+// deleted answers a DELETE: 204, or the error.
+func deleted(c *call, err error) error {
+	if err != nil {
 		return err
 	}
 	noContent(c.w)

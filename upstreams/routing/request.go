@@ -23,7 +23,8 @@ type Request struct {
 	Headers http.Header
 	// HTTPS is true when the client connection is TLS.
 	HTTPS bool
-	// SNI is the TLS server name, if any.
+	// SNI is the TLS server name, if any, lowercased and without a
+	// trailing dot (as route snis are compiled).
 	SNI string
 }
 
@@ -43,7 +44,7 @@ func NewRequest(r *http.Request, localPort int) Request {
 		HTTPS:   r.TLS != nil,
 	}
 	if r.TLS != nil {
-		req.SNI = r.TLS.ServerName
+		req.SNI = strings.ToLower(strings.TrimSuffix(r.TLS.ServerName, "."))
 	}
 	return req
 }

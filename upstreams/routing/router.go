@@ -165,7 +165,7 @@ func (e *entry) match(req *Request) (*Match, bool) {
 	if len(e.hosts) > 0 && !e.matchHost(req) {
 		return nil, false
 	}
-	if len(e.snis) > 0 && req.HTTPS && !contains(e.snis, strings.ToLower(strings.TrimSuffix(req.SNI, "."))) {
+	if len(e.snis) > 0 && req.HTTPS && !contains(e.snis, req.SNI) {
 		return nil, false
 	}
 	for i := range e.headers {

@@ -17,11 +17,9 @@ func UpstreamPath(m *Match, reqPath, servicePath string) string {
 		base = "/"
 	}
 	strip := m.Route.StripPath && m.MatchedPath != ""
-	var postfix string
+	var postfix string // what is left of the path once stripped; joins without strip read reqPath
 	if strip {
 		postfix = sanitizePostfix(reqPath[len(m.MatchedPath):])
-	} else {
-		postfix = strings.TrimPrefix(reqPath, "/")
 	}
 	if m.Route.PathHandling == PathHandlingV1 {
 		return joinV1(base, postfix, reqPath, strip)
