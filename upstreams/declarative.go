@@ -3,6 +3,7 @@ package upstreams
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/google/uuid"
 	"go.yaml.in/yaml/v3"
@@ -175,8 +176,8 @@ func (b *declBuilder) checkTopLevel(doc map[string]any) {
 	}
 	for k, v := range doc {
 		switch {
-		case contains(declarativeMeta, k), k == "services", k == "routes", k == "upstreams", k == "targets":
-		case contains(unsupportedKinds, k):
+		case slices.Contains(declarativeMeta, k), k == "services", k == "routes", k == "upstreams", k == "targets":
+		case slices.Contains(unsupportedKinds, k):
 			if nonEmpty(v) {
 				b.errs.top(k, unsupportedKindMessage)
 			}
@@ -273,7 +274,7 @@ func (b *declBuilder) service(raw any, i int) {
 		e.entity("expected a record")
 		return
 	}
-	e.input(ServiceSchema, orig, nil)
+	e.input(orig, nil)
 	routes := takeChildren(in, "routes")
 	key := nameKey(in)
 	if key == "" {
@@ -309,7 +310,7 @@ func (b *declBuilder) upstream(raw any, i int) {
 		e.entity("expected a record")
 		return
 	}
-	e.input(UpstreamSchema, orig, nil)
+	e.input(orig, nil)
 	targets := takeChildren(in, "targets")
 	u := entityOf[Upstream](b, UpstreamSchema, in, e, nameKey(in))
 	if u != nil {
@@ -361,7 +362,7 @@ func (b *declBuilder) route(raw any, e *declEntity, parent *ForeignKey) {
 		e.entity("expected a record")
 		return
 	}
-	e.input(RouteSchema, orig, parent)
+	e.input(orig, parent)
 	if parent != nil {
 		in["service"] = map[string]any{"id": parent.ID}
 	} else {
@@ -387,7 +388,7 @@ func (b *declBuilder) target(raw any, e *declEntity, parent *ForeignKey) {
 		e.entity("expected a record")
 		return
 	}
-	e.input(TargetSchema, orig, parent)
+	e.input(orig, parent)
 	if parent == nil {
 		ref, ok := reference(in, "upstream", UpstreamSchema.Name, b.upstreams, func(u *Upstream) string { return u.ID }, e)
 		if !ok {

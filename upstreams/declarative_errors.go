@@ -26,7 +26,6 @@ type declEntity struct {
 	index  int    // 0-based position in its list
 	path   string // "services.1.routes.2", 1-based as Kong prints
 
-	schema   *schema.Schema
 	orig     map[string]any // as written
 	parentFK *ForeignKey    // the parent a nested entity belongs to
 
@@ -69,8 +68,8 @@ func (d *declErrors) empty() bool {
 	return true
 }
 
-func (e *declEntity) input(s *schema.Schema, orig map[string]any, parentFK *ForeignKey) {
-	e.schema, e.orig, e.parentFK = s, orig, parentFK
+func (e *declEntity) input(orig map[string]any, parentFK *ForeignKey) {
+	e.orig, e.parentFK = orig, parentFK
 }
 
 func (e *declEntity) ok() bool { return len(e.fields) == 0 }

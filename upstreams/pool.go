@@ -269,14 +269,25 @@ func (p *Pool) HostName(a *Address) string {
 // hostName is the name of address a as its upstream sees it: the SRV
 // entry's target name when use_srv_name is on and a came from an SRV
 // answer, else the target's hostname (its IP for an IP target).
+//
+// It runs on every proxied request, so it reads what newPool worked out: a
+// resolved address's Name is its target's hostname (unless it came from
+// SRV), an unresolved or IP target's Host is the target's host. Only an SRV
+// address without use_srv_name parses the target again.
 func hostName(u *Upstream, a *Address) string {
-	if a.SRV && u.UseSRVName {
+	switch {
+	case a.SRV && u.UseSRVName:
 		return a.Name
+	case a.SRV:
+		if host, _, ok := schema.ParseTarget(a.Target.Target); ok {
+			return host
+		}
+		return a.Host
+	case a.Name != "":
+		return a.Name
+	default:
+		return a.Host
 	}
-	if host, _, ok := schema.ParseTarget(a.Target.Target); ok {
-		return host
-	}
-	return a.Host
 }
 
 // SRVHost returns the Host header use_srv_name asks for on requests to a

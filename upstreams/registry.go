@@ -328,7 +328,7 @@ func (r *Registry) CreateUpstream(ctx context.Context, in map[string]any) (*Upst
 		}
 		now := time.Now().Unix()
 		fillAuto(m, float64(now), true)
-		u, err := decodeUpstream(m)
+		u, err := decodeInto[Upstream](m)
 		if err != nil {
 			return nil, change{}, err
 		}
@@ -363,10 +363,10 @@ func (r *Registry) UpsertUpstream(ctx context.Context, key string, in map[string
 		if existing != nil && m["id"] == nil {
 			m["id"] = existing.ID
 		}
-		now := float64(time.Now().Unix())
+		now := nowSeconds()
 		fillAuto(m, now, true)
 		m["updated_at"] = now
-		u, err := decodeUpstream(m)
+		u, err := decodeInto[Upstream](m)
 		if err != nil {
 			return nil, change{}, err
 		}
@@ -403,8 +403,8 @@ func (r *Registry) UpdateUpstream(ctx context.Context, key string, patch map[str
 		if verr != nil {
 			return nil, change{}, schema.SchemaViolation(verr)
 		}
-		m["updated_at"] = float64(time.Now().Unix())
-		u, err := decodeUpstream(m)
+		m["updated_at"] = nowSeconds()
+		u, err := decodeInto[Upstream](m)
 		if err != nil {
 			return nil, change{}, err
 		}
@@ -444,6 +444,13 @@ func (r *Registry) removeUpstreamLocked(id string) {
 	delete(r.upstreams, id)
 	delete(r.targets, id)
 	r.version.Add(1)
+	r.forgetUpstreamLocked(id)
+}
+
+// forgetUpstreamLocked ends what runs and is kept for an upstream that is
+// gone: its probes, its hostname watchers, its address states and its
+// round-robin counter. r.mu must be held.
+func (r *Registry) forgetUpstreamLocked(id string) {
 	r.checker.stop(id)
 	r.hosts.stop(id)
 	r.states.retain(id, nil)
@@ -566,7 +573,7 @@ func (r *Registry) newTargetLocked(u *Upstream, in map[string]any, now float64) 
 	}
 	clientID = m["id"] != nil // ids generated here are fresh v4 UUIDs: no need to scan for them
 	fillAuto(m, now, false)
-	if t, err = decodeTarget(m); err != nil {
+	if t, err = decodeInto[Target](m); err != nil {
 		return nil, false, err
 	}
 	if clientID && r.targetIDTakenLocked(t.ID) {
@@ -611,7 +618,7 @@ func (r *Registry) UpdateTarget(ctx context.Context, upstreamKey, targetKey stri
 			return nil, change{}, schema.SchemaViolation(verr)
 		}
 		m["updated_at"] = nowMillis()
-		t, err := decodeTarget(m)
+		t, err := decodeInto[Target](m)
 		if err != nil {
 			return nil, change{}, err
 		}
@@ -728,22 +735,6 @@ func fillAuto(m map[string]any, now float64, integerSeconds bool) {
 
 func nowMillis() float64 {
 	return float64(time.Now().UnixMilli()) / 1000
-}
-
-func decodeUpstream(m map[string]any) (*Upstream, error) {
-	u := new(Upstream)
-	if err := remarshal(m, u); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-func decodeTarget(m map[string]any) (*Target, error) {
-	t := new(Target)
-	if err := remarshal(m, t); err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 func remarshal(from, to any) error {

@@ -92,10 +92,7 @@ func (r *Registry) installLocked(st *registryState) {
 		if st.names[name] != id {
 			r.pools.Delete(name)
 			if _, still := st.upstreams[id]; !still {
-				r.states.retain(id, nil)
-				r.checker.stop(id)
-				r.hosts.stop(id)
-				rrCounters.Delete(id)
+				r.forgetUpstreamLocked(id)
 			}
 		}
 	}

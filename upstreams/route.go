@@ -1,6 +1,7 @@
 package upstreams
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
@@ -140,7 +141,7 @@ func checkProtocolFamilies(v any) string {
 
 func familyOf(protocol string) int {
 	for i, f := range routeFamilies {
-		if contains(f, protocol) {
+		if slices.Contains(f, protocol) {
 			return i
 		}
 	}
@@ -173,7 +174,7 @@ func protocolsOf(m map[string]any) []string {
 
 func checkRouteSNIs(m map[string]any, v *schema.Violations) {
 	for _, p := range protocolsOf(m) {
-		if contains([]string{"grpcs", "https", "tls", "tls_passthrough", "wss"}, p) {
+		if slices.Contains([]string{"grpcs", "https", "tls", "tls_passthrough", "wss"}, p) {
 			return
 		}
 	}
@@ -206,7 +207,7 @@ func checkRouteSubschema(m map[string]any, v *schema.Violations) {
 		}
 		v.AddEntity("must set one of " + quotedList(fields) + " when 'protocols' is '" + protocol + "'")
 	}
-	has := func(p string) bool { return contains(protocols, p) }
+	has := func(p string) bool { return slices.Contains(protocols, p) }
 	switch familyOf(protocols[0]) {
 	case 0: // http, https
 		forbid("'http' or 'https'", "sources", "destinations")

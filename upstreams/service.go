@@ -2,6 +2,7 @@ package upstreams
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
@@ -80,13 +81,13 @@ var ServiceSchema = &schema.Schema{
 // mustBeNullUnless is Kong's conditional check "if ifField is one of
 // values then thenField must be null".
 func mustBeNullUnless(ifField, thenField string, values ...string) schema.EntityCheck {
-	return nullConditional(ifField, thenField, func(v string) bool { return contains(values, v) })
+	return nullConditional(ifField, thenField, func(v string) bool { return slices.Contains(values, v) })
 }
 
 // mustBeNullWhenNot is Kong's conditional check "if ifField is none of
 // values then thenField must be null".
 func mustBeNullWhenNot(ifField, thenField string, values ...string) schema.EntityCheck {
-	return nullConditional(ifField, thenField, func(v string) bool { return !contains(values, v) })
+	return nullConditional(ifField, thenField, func(v string) bool { return !slices.Contains(values, v) })
 }
 
 func nullConditional(ifField, thenField string, applies func(string) bool) schema.EntityCheck {
@@ -144,13 +145,4 @@ func serviceURLShorthand(in map[string]any) {
 	} else {
 		in["path"] = nil
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
