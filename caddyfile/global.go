@@ -95,14 +95,25 @@ func parseModule(d *caddyfile.Dispenser, namespace string, raw *json.RawMessage)
 	if *raw != nil {
 		return d.Errf("%s already specified", option)
 	}
+	obj, err := moduleObject(d, namespace)
+	if err != nil {
+		return err
+	}
+	*raw = obj
+	return nil
+}
+
+// moduleObject parses "<module> [<args...>] [{ ... }]" (the dispenser is on
+// the token before the module's name) with the Caddyfile unmarshaler of
+// module <namespace><module>, into its JSON object {"module": ..., ...}.
+func moduleObject(d *caddyfile.Dispenser, namespace string) (json.RawMessage, error) {
 	if !d.NextArg() {
-		return d.ArgErr()
+		return nil, d.ArgErr()
 	}
 	name := d.Val()
 	mod, err := caddyfile.UnmarshalModule(d, namespace+name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	*raw = caddyconfig.JSONModuleObject(mod, "module", name, nil)
-	return nil
+	return caddyconfig.JSONModuleObject(mod, "module", name, nil), nil
 }

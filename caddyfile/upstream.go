@@ -1,7 +1,6 @@
 package caddyfile
 
 import (
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-upstreams/caddy-upstreams/targets"
@@ -67,15 +66,7 @@ func parseUpstream(d *caddyfile.Dispenser) (upstreams.DeclaredUpstream, error) {
 // parseSource parses "source <module> [<args...>] [{ ... }]" with the
 // Caddyfile unmarshaler of module upstreams.sources.<module>.
 func parseSource(d *caddyfile.Dispenser) (any, error) {
-	if !d.NextArg() {
-		return nil, d.ArgErr()
-	}
-	name := d.Val()
-	mod, err := caddyfile.UnmarshalModule(d, targets.SourceNamespace+"."+name)
-	if err != nil {
-		return nil, err
-	}
-	return caddyconfig.JSONModuleObject(mod, "module", name, nil), nil
+	return moduleObject(d, targets.SourceNamespace+".")
 }
 
 // parseTarget parses "target <host[:port]> [<weight>] [{ tags <tag...> }]".

@@ -144,16 +144,6 @@ func CheckRouterPath(v any) string {
 	return ""
 }
 
-func checkPercentEncoding(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2])) {
-			end := min(i+3, len(s))
-			return fmt.Sprintf("invalid url-encoded value: '%s'", s[i:end])
-		}
-	}
-	return ""
-}
-
 // NormalizePath is Kong's path normalisation (kong.tools.uri.normalize
 // with merged slashes): percent-encoded unreserved characters are decoded,
 // other escapes upper-cased, repeated slashes merged and dot segments

@@ -237,15 +237,16 @@ func CheckPath(v any) string {
 	if !pathChars.MatchString(s) {
 		return fmt.Sprintf("invalid path: '%s' (characters outside of the reserved list of RFC 3986 found)", s)
 	}
+	return checkPercentEncoding(s)
+}
+
+// checkPercentEncoding reports the first malformed %-escape of s, in Kong's
+// words, or "".
+func checkPercentEncoding(s string) string {
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' {
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				end := i + 3
-				if end > len(s) {
-					end = len(s)
-				}
-				return fmt.Sprintf("invalid url-encoded value: '%s'", s[i:end])
-			}
+		if s[i] == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2])) {
+			end := min(i+3, len(s))
+			return fmt.Sprintf("invalid url-encoded value: '%s'", s[i:end])
 		}
 	}
 	return ""
