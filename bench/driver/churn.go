@@ -56,7 +56,7 @@ func runChurn(args []string) error {
 		if victim, err = startKillable(c.backend, c.killPort); err != nil {
 			return err
 		}
-		defer victim.stop()
+		defer victim.kill()
 	}
 	fmt.Println("ready")
 	time.Sleep(c.startDelay)

@@ -93,4 +93,3 @@ func (k *killable) firstRequest(timeout time.Duration) (time.Time, bool) {
 	}
 }
 
-func (k *killable) stop() { k.kill() }
