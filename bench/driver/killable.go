@@ -92,4 +92,3 @@ func (k *killable) firstRequest(timeout time.Duration) (time.Time, bool) {
 		return time.Time{}, false
 	}
 }
-
