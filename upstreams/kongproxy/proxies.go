@@ -41,12 +41,14 @@ type proxies struct {
 	registry *upstreams.Registry
 	logger   *zap.Logger
 
+	// byService holds the *serviceProxy of each service, by service id. A
+	// request reads it without a lock; mu serialises the changes to it.
+	byService sync.Map
 	mu        sync.Mutex
-	byService map[string]*serviceProxy // by service id
 }
 
 func newProxies(ctx caddy.Context, reg *upstreams.Registry, logger *zap.Logger) *proxies {
-	return &proxies{ctx: ctx, registry: reg, logger: logger, byService: map[string]*serviceProxy{}}
+	return &proxies{ctx: ctx, registry: reg, logger: logger}
 }
 
 // viaUpstream reports whether requests to s go through a registry upstream.
@@ -72,19 +74,30 @@ func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
 	}
 }
 
-// entry returns the cache entry for s, replacing an outdated one.
+// entry returns the cache entry for s, replacing an outdated one. The
+// usual case, an entry built for this very service, takes no lock.
 func (p *proxies) entry(s *upstreams.Service) *serviceProxy {
 	via := p.viaUpstream(s)
+	if sp := p.load(s.ID); sp.serves(s, via) {
+		return sp
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	sp := p.byService[s.ID]
+	sp := p.load(s.ID)
 	if !sp.serves(s, via) && !sp.serves(p.registry.Gateway().Services[s.ID], via) {
 		if sp != nil {
 			sp.cleanup(p.logger)
 		}
 		sp = &serviceProxy{service: s, viaUpstream: via}
-		p.byService[s.ID] = sp
+		p.byService.Store(s.ID, sp)
 	}
+	return sp
+}
+
+// load returns the cache entry of a service id, or nil.
+func (p *proxies) load(id string) *serviceProxy {
+	v, _ := p.byService.Load(id)
+	sp, _ := v.(*serviceProxy)
 	return sp
 }
 
@@ -92,12 +105,13 @@ func (p *proxies) entry(s *upstreams.Service) *serviceProxy {
 // cleans up the others'.
 func (p *proxies) sync(c *compiled) {
 	p.mu.Lock()
-	for id, sp := range p.byService {
-		if c.services[id] == nil {
-			sp.cleanup(p.logger)
-			delete(p.byService, id)
+	p.byService.Range(func(id, sp any) bool {
+		if c.services[id.(string)] == nil {
+			sp.(*serviceProxy).cleanup(p.logger)
+			p.byService.Delete(id)
 		}
-	}
+		return true
+	})
 	p.mu.Unlock()
 	for _, s := range c.services {
 		if _, err := p.get(s); err != nil {
@@ -110,10 +124,11 @@ func (p *proxies) sync(c *compiled) {
 func (p *proxies) cleanupAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for id, sp := range p.byService {
-		sp.cleanup(p.logger)
-		delete(p.byService, id)
-	}
+	p.byService.Range(func(id, sp any) bool {
+		sp.(*serviceProxy).cleanup(p.logger)
+		p.byService.Delete(id)
+		return true
+	})
 }
 
 // serves reports whether sp was built for this version of the service and
