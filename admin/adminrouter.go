@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 func init() {
@@ -15,8 +16,11 @@ func init() {
 const AdminPrefix = "/kong"
 
 // AdminRouter mounts the Admin API on Caddy's own admin endpoint, under
-// /kong/, where Caddy's host and origin checks protect it.
-type AdminRouter struct{}
+// /kong/, where Caddy's host and origin checks protect it. Writes are
+// logged on AuditLoggerName, as on kong_admin.
+type AdminRouter struct {
+	audit *zap.Logger
+}
 
 // CaddyModule returns the Caddy module information.
 func (AdminRouter) CaddyModule() caddy.ModuleInfo {
@@ -26,11 +30,21 @@ func (AdminRouter) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// Provision takes the audit logger of the config being loaded.
+func (ar *AdminRouter) Provision(ctx caddy.Context) error {
+	ar.audit = auditLogger(ctx)
+	return nil
+}
+
 // Routes returns the admin routes.
-func (AdminRouter) Routes() []caddy.AdminRoute {
+func (ar *AdminRouter) Routes() []caddy.AdminRoute {
 	api := NewAPI(AdminPrefix)
+	audit := ar.audit
+	if audit == nil {
+		audit = zap.NewNop()
+	}
 	h := caddy.AdminHandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		api.ServeHTTP(w, r)
+		serveAudited(audit, "", api, w, r)
 		return nil
 	})
 	return []caddy.AdminRoute{
@@ -39,5 +53,8 @@ func (AdminRouter) Routes() []caddy.AdminRoute {
 	}
 }
 
-// Interface guard
-var _ caddy.AdminRouter = (*AdminRouter)(nil)
+// Interface guards
+var (
+	_ caddy.AdminRouter = (*AdminRouter)(nil)
+	_ caddy.Provisioner = (*AdminRouter)(nil)
+)

@@ -42,6 +42,7 @@ func NewAPI(prefix string) *API {
 
 // ServeHTTP serves an Admin API request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w = withAdminLatency(w)
 	w.Header().Set("Server", "kong/"+KongVersion)
 	reg := upstreams.ActiveRegistry()
 	if reg == nil {

@@ -397,12 +397,12 @@ func getProxy(t *testing.T, port int) (int, string) {
 // TestEmptyTokenRefused: a token placeholder that expands to nothing must
 // not leave the Admin API open.
 func TestEmptyTokenRefused(t *testing.T) {
-	h := &admin.Handler{Token: "{env.CADDY_UPSTREAMS_SURELY_UNSET}"}
+	h := &admin.Handler{Guard: admin.Guard{Token: "{env.CADDY_UPSTREAMS_SURELY_UNSET}"}}
 	if err := h.Provision(caddy.Context{}); err == nil {
 		t.Fatal("an empty expanded token was accepted")
 	}
 	t.Setenv("CADDY_UPSTREAMS_TEST_TOKEN", "s3cret")
-	h = &admin.Handler{Token: "{env.CADDY_UPSTREAMS_TEST_TOKEN}"}
+	h = &admin.Handler{Guard: admin.Guard{Token: "{env.CADDY_UPSTREAMS_TEST_TOKEN}"}}
 	if err := h.Provision(caddy.Context{}); err != nil || h.Token != "s3cret" || h.TokenHeader != "Kong-Admin-Token" {
 		t.Fatalf("%v: token %q header %q", err, h.Token, h.TokenHeader)
 	}

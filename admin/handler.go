@@ -1,16 +1,12 @@
 package admin
 
 import (
-	"crypto/subtle"
-	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
 func init() {
@@ -24,15 +20,12 @@ func init() {
 const DefaultTokenHeader = "Kong-Admin-Token"
 
 // Handler serves the Admin API from an HTTP site, for a dedicated listener
-// such as Kong's habitual :8001. With a token set, requests must carry it
-// in the token header; it also composes with Caddy's own auth handlers
-// (basic_auth, forward_auth, client certificates) placed before it.
+// such as Kong's habitual :8001, behind the Guard it embeds: Host and
+// Origin checks, an optional token, and an audit log of every write. It
+// also composes with Caddy's own auth handlers (basic_auth, forward_auth,
+// client certificates) placed before it.
 type Handler struct {
-	// Token required in TokenHeader; empty means no token check.
-	// Placeholders such as {env.KONG_ADMIN_TOKEN} are expanded.
-	Token string `json:"token,omitempty"`
-	// TokenHeader is the header carrying the token. Default Kong-Admin-Token.
-	TokenHeader string `json:"token_header,omitempty"`
+	Guard
 
 	api *API
 }
@@ -45,19 +38,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision expands placeholders in the token and builds the API. A token
-// that is configured but expands to nothing (an unset {env.*}) is an
-// error: it would otherwise silently leave the API open.
+// Provision sets up the guard (see Guard.Provision: a listener that is not
+// loopback-only needs a token or `public`) and builds the API.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	if h.Token != "" {
-		configured := h.Token
-		h.Token = caddy.NewReplacer().ReplaceAll(h.Token, "")
-		if h.Token == "" {
-			return fmt.Errorf("kong_admin: token %q is empty once expanded; refusing to serve the Admin API without one", configured)
-		}
-	}
-	if h.TokenHeader == "" {
-		h.TokenHeader = DefaultTokenHeader
+	if err := h.Guard.Provision(ctx, "kong_admin"); err != nil {
+		return err
 	}
 	h.api = NewAPI("")
 	return nil
@@ -65,23 +50,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP serves the Admin API; it never calls the next handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	if h.Token != "" {
-		got := r.Header.Get(h.TokenHeader)
-		if subtle.ConstantTimeCompare([]byte(got), []byte(h.Token)) != 1 {
-			w.Header().Set("Server", "kong/"+KongVersion)
-			writeError(w, r, schema.Plain(http.StatusUnauthorized, "Invalid credentials. Token or User credentials required"))
-			return nil
-		}
-	}
-	h.api.ServeHTTP(w, r)
+	h.Guard.Serve(w, r, h.api)
 	return nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
 //	kong_admin [{
-//		token <token>          # e.g. {env.KONG_ADMIN_TOKEN}
-//		token_header <name>    # default Kong-Admin-Token
+//		token <token>                          # e.g. {env.KONG_ADMIN_TOKEN}
+//		token <name> <token>                   # named tokens, for rotation
+//		token_header <name>                    # default Kong-Admin-Token
+//		token_failure_limit <burst> [<window>] # default 10 1m
+//		allowed_origins <origin...>
+//		allowed_hosts <host[:port]...>
+//		public
 //	}]
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -89,22 +71,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
-		switch d.Val() {
-		case "token":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Token = d.Val()
-		case "token_header":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.TokenHeader = d.Val()
-		default:
-			return d.Errf("unrecognized kong_admin option '%s'", d.Val())
+		ok, err := h.Guard.UnmarshalCaddyfileOption(d)
+		if err != nil {
+			return err
 		}
-		if d.NextArg() {
-			return d.ArgErr()
+		if !ok {
+			return d.Errf("unrecognized kong_admin option '%s'", d.Val())
 		}
 	}
 	return nil

@@ -195,9 +195,11 @@ var Client = &http.Client{
 }
 
 // GlobalOptions are the Caddyfile global options every test config starts
-// with: admin on the instance's port, no automatic HTTPS, fast shutdown.
+// with: admin on the instance's port, every site on loopback only (so a
+// kong_admin site needs no token), no automatic HTTPS, fast shutdown.
 const GlobalOptions = `
 	admin localhost:{ADMIN}
+	default_bind 127.0.0.1
 	auto_https off
 	skip_install_trust
 	grace_period 1ns
