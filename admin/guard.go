@@ -122,7 +122,7 @@ func (g *Guard) checkExposure(ls listeners, directive string) error {
 	}
 	where := "an HTTP server whose listeners are unknown"
 	if len(ls.addrs) > 0 {
-		where = "server " + ls.String() + ", which is not loopback-only,"
+		where = "server " + ls.String() + ", which is not loopback-only"
 	}
 	return fmt.Errorf("%s would serve the Admin API without a token on %s: "+
 		"bind the site to loopback (`bind 127.0.0.1`), set a token (`token {env.KONG_ADMIN_TOKEN}`), "+

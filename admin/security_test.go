@@ -15,7 +15,9 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-upstreams/caddy-upstreams/admin"
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
@@ -445,5 +447,36 @@ func TestAuditLinePerWrite(t *testing.T) {
 	raw, _ := os.ReadFile(g.audit)
 	if bytes.Contains(raw, []byte("body-marker")) || bytes.Contains(raw, []byte("s3cret")) || bytes.Contains(raw, []byte("weight")) {
 		t.Fatalf("the audit log holds a body or a token:\n%s", raw)
+	}
+}
+
+// TestGuardOptionErrors: malformed guard options are refused when the
+// Caddyfile is read or the handler provisioned, with the option named.
+func TestGuardOptionErrors(t *testing.T) {
+	for block, want := range map[string]string{
+		"token a b c":                "wrong argument count",
+		"token ci x\n token ci y":    `token "ci" is named twice`,
+		"token_failure_limit 0":      "not a positive integer",
+		"token_failure_limit 3 soon": "not a positive duration",
+		"allowed_origins":            "wrong argument count",
+		"public yes":                 "wrong argument count",
+		"tokens_header X":            "unrecognized kong_admin option 'tokens_header'",
+	} {
+		h := new(admin.Handler)
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("kong_admin {\n" + block + "\n}"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", block, err, want)
+		}
+	}
+	for _, g := range []admin.Guard{
+		{Token: "x", AllowedOrigins: []string{"manager.example"}},
+		{Token: "x", AllowedOrigins: []string{"https://manager.example/ui"}},
+		{Token: "x", Tokens: map[string]string{"default": "y"}},
+		{Token: "x", TokenFailureBurst: -1},
+	} {
+		h := &admin.Handler{Guard: g}
+		if err := h.Provision(caddy.Context{}); err == nil {
+			t.Errorf("%+v was provisioned", g)
+		}
 	}
 }
