@@ -5,5 +5,6 @@
 // One implementation (API) is mounted twice: under /kong/ on Caddy's own
 // admin endpoint (module admin.api.upstreams, with Caddy's host and origin
 // protections), and as the kong_admin HTTP handler for a dedicated listener
-// such as Kong's habitual :8001, optionally guarded by a token header.
+// such as Kong's habitual :8001, behind a Guard (Host and Origin checks,
+// tokens, an audit log) that any other handler serving the API can apply.
 package admin
