@@ -78,7 +78,9 @@ func Start(t testing.TB) *Plane {
 	defer planeMu.Unlock()
 	if plane == nil && planeErr == nil {
 		plane, planeErr = startPlane()
-		if planeErr == nil {
+		if planeErr != nil {
+			plane = nil // startPlane stopped what it had started
+		} else {
 			t.Logf("Kubernetes control plane %s started in %v; %s", KubernetesVersion, plane.StartedIn.Round(time.Millisecond), plane.MemoryReport())
 		}
 	}
