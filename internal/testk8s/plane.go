@@ -117,7 +117,7 @@ func startPlane() (p *Plane, err error) {
 		return p, err
 	}
 	if err = waitUntil(etcd, "etcd to be healthy", func() bool {
-		resp, err := http.Get(etcdURL + "/health")
+		resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(etcdURL + "/health")
 		if err != nil {
 			return false
 		}

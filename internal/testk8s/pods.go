@@ -87,7 +87,7 @@ func (p *Plane) ServePods(t testing.TB, ns, labelSelector string, port int) *Pod
 				obj = tomb.Obj
 			}
 			if pod, ok := obj.(*corev1.Pod); ok {
-				s.removed(pod.UID)
+				go s.removed(pod.UID) // its requests may take a while: do not hold up the informer
 			}
 		},
 	})
