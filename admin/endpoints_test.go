@@ -144,7 +144,7 @@ func TestHTTPBehaviour(t *testing.T) {
 		}
 	}
 	status, _, hdr := e.do("GET", "/upstreams/u", nil)
-	if status != 200 || hdr.Get("Content-Type") != "application/json; charset=utf-8" || hdr.Get("Server") != "kong/3.9.1" {
+	if status != 200 || hdr.Get("Content-Type") != "application/json; charset=utf-8" || hdr.Get("Server") != "kong/3.11.0" {
 		t.Fatalf("GET headers: %d %v", status, hdr)
 	}
 }
@@ -158,7 +158,7 @@ func TestInfoWholeBodies(t *testing.T) {
 		volatile []string
 		want     string
 	}{
-		{"/", []string{"hostname", "lua_version", "pids"}, `{"tagline":"Welcome to kong","version":"3.9.1","edition":"community",
+		{"/", []string{"hostname", "lua_version", "pids"}, `{"tagline":"Welcome to kong","version":"3.11.0","edition":"community",
 			"hostname":"<v>","node_id":"<id>","timers":{"running":0,"pending":0},
 			"plugins":{"available_on_server":{},"enabled_in_cluster":[]},"lua_version":"<v>",
 			"configuration":{"database":"bolt","role":"traditional","router_flavor":"traditional_compatible"},"pids":"<v>"}`},

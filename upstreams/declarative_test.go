@@ -108,7 +108,7 @@ func TestDeclarativeDocumentLevelErrors(t *testing.T) {
 		{"yaml syntax", "services: [", `{"error":"failed parsing declarative configuration: yaml: line 1: did not find expected node content"}`},
 		{"not an object", `[1,2]`, `{"error":"expected an object as declarative configuration"}`},
 		{"no version", `{"services":[]}`, `{"_format_version":"required field missing"}`},
-		{"old version", `{"_format_version":"2.1"}`, `{"_format_version":"expected one of: 3.0"}`},
+		{"unknown version", `{"_format_version":"4.0"}`, `{"_format_version":"expected one of: 1.1, 2.1, 3.0"}`},
 		{"plugins", `{"_format_version":"3.0","plugins":[{"name":"key-auth"}]}`, `{"plugins":"this gateway has no such entities; the list must be empty"}`},
 		{"unknown key", `{"_format_version":"3.0","apis":[]}`, `{"apis":"unknown field"}`},
 		{"duplicate names", `{"_format_version":"3.0","services":[{"name":"a","host":"h"},{"name":"a","host":"i"}]}`,
