@@ -69,13 +69,13 @@ func listTags(c *call) error {
 // last entity id). A tag Kong would refuse is its code 10, "invalid
 // unique tag", with the tag validator's message.
 func listTagged(c *call) error {
-	tag := c.params[0]
-	if msg := schema.CheckTag(tag); msg != "" {
-		return schema.InvalidUnique("tag", msg)
-	}
 	page, err := parsePage(c.r, false)
 	if err != nil {
 		return err
+	}
+	tag := c.params[0]
+	if msg := schema.CheckTag(tag); msg != "" {
+		return schema.InvalidUnique("tag", msg)
 	}
 	after, err := page.afterKey()
 	if err != nil {
