@@ -8,9 +8,15 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
-// KongVersion is the Kong version the API reports in GET / (and the
-// Server header). decK parses it as a semantic version and needs >= 3.0.
-const KongVersion = "3.9.1"
+// KongVersion is the Kong version the API reports in GET / and in the
+// Server header of every answer: 3.11, the first Kong whose upstream
+// schema has sticky_sessions_cookie, sticky_sessions_cookie_path and the
+// sticky-sessions algorithm, which this gateway serves; its services,
+// routes and targets have the same fields as Kong 3.9's and 3.10's
+// (kong/db/schema/entities/*.lua are unchanged from 3.9.3 to 3.10.0).
+// Clients gate defaults on it (go-kong fills sticky_sessions_cookie_path
+// from 3.11); decK parses it as a semantic version and needs >= 3.0.
+const KongVersion = "3.11.0"
 
 // API is the Kong-compatible Admin API. It serves the registry of the
 // running config, looked up on every request, so it keeps working across
@@ -82,9 +88,9 @@ func (a *API) routes() {
 	}
 	a.serviceRoutes()
 	rt.handle("/config", map[string]handlerFunc{http.MethodGet: getConfig, http.MethodPost: postConfig})
-	for _, entity := range absentEntities {
-		rt.handle("/"+entity, map[string]handlerFunc{http.MethodGet: listAbsent})
-	}
+	rt.handle("/tags", map[string]handlerFunc{http.MethodGet: listTags})
+	rt.handle("/tags/{}", map[string]handlerFunc{http.MethodGet: listTagged})
+	a.absentRoutes()
 }
 
 // serviceRoutes registers Kong's endpoints for services and routes.

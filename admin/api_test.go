@@ -298,7 +298,7 @@ func TestInfoEndpoints(t *testing.T) {
 		Configuration struct{ Database string }
 	}
 	json.Unmarshal(body, &root)
-	if root.Version != "3.9.1" || root.NodeID == "" || root.Configuration.Database != "bolt" || hdr.Get("Server") != "kong/3.9.1" {
+	if root.Version != "3.11.0" || root.NodeID == "" || root.Configuration.Database != "bolt" || hdr.Get("Server") != "kong/3.11.0" {
 		t.Fatalf("GET /: %s (Server %q)", body, hdr.Get("Server"))
 	}
 	_, body, _ = e.do("GET", "/status", nil)

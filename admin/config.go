@@ -157,8 +157,8 @@ func configEntities(cfg *upstreams.DeclarativeConfig) map[string]any {
 }
 
 // getConfig serves GET /config: the registry's content as a kong.yaml
-// (_format_version 3.0, flat entity lists in id order), in Kong's
-// {"config": "<yaml>"}.
+// (_format_version 3.0 and _transform false as Kong's export writes them,
+// then flat entity lists in id order), in Kong's {"config": "<yaml>"}.
 func getConfig(c *call) error {
 	doc := yaml.Node{Kind: yaml.MappingNode}
 	addKey := func(k string, v any) {
@@ -168,6 +168,7 @@ func getConfig(c *call) error {
 		}
 	}
 	addKey("_format_version", upstreams.DeclarativeFormatVersion)
+	addKey("_transform", false) // as Kong's export: nothing to transform when loaded back
 	export := c.reg.Export()
 	for _, kind := range []string{"services", "routes", "upstreams", "targets"} {
 		list := export[kind]

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -144,7 +145,7 @@ func TestHTTPBehaviour(t *testing.T) {
 		}
 	}
 	status, _, hdr := e.do("GET", "/upstreams/u", nil)
-	if status != 200 || hdr.Get("Content-Type") != "application/json; charset=utf-8" || hdr.Get("Server") != "kong/3.9.1" {
+	if status != 200 || hdr.Get("Content-Type") != "application/json; charset=utf-8" || hdr.Get("Server") != "kong/3.11.0" {
 		t.Fatalf("GET headers: %d %v", status, hdr)
 	}
 }
@@ -158,10 +159,15 @@ func TestInfoWholeBodies(t *testing.T) {
 		volatile []string
 		want     string
 	}{
-		{"/", []string{"hostname", "lua_version", "pids"}, `{"tagline":"Welcome to kong","version":"3.9.1","edition":"community",
+		{"/", []string{"hostname", "lua_version", "pids"}, `{"tagline":"Welcome to kong","version":"3.11.0","edition":"community",
 			"hostname":"<v>","node_id":"<id>","timers":{"running":0,"pending":0},
 			"plugins":{"available_on_server":{},"enabled_in_cluster":[]},"lua_version":"<v>",
-			"configuration":{"database":"bolt","role":"traditional","router_flavor":"traditional_compatible"},"pids":"<v>"}`},
+			"configuration":{"database":"bolt","role":"traditional","router_flavor":"traditional_compatible",
+			"proxy_listen":["off"],"proxy_listeners":[],"proxy_ssl_enabled":false,
+			"admin_listen":["0.0.0.0:` + fmt.Sprint(e.c.HTTPPort) + `"],"admin_ssl_enabled":false,
+			"admin_listeners":[{"ip":"0.0.0.0","port":` + fmt.Sprint(e.c.HTTPPort) + `,"listener":"0.0.0.0:` + fmt.Sprint(e.c.HTTPPort) + `",
+				"ssl":false,"http2":false,"proxy_protocol":false,"deferred":false,"bind":false,"reuseport":false,"backlog=%d+":false,
+				"ipv6only=on":false,"ipv6only=off":false,"so_keepalive=on":false,"so_keepalive=off":false,"so_keepalive=%w*:%w*:%d*":false}]},"pids":"<v>"}`},
 		{"/status", []string{"memory"}, `{"database":{"reachable":true},
 			"server":{"total_requests":0,"connections_active":0,"connections_accepted":0,"connections_handled":0,"connections_reading":0,"connections_writing":0,"connections_waiting":0},
 			"memory":"<v>","registry":{"version":1,"upstreams":0}}`},

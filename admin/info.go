@@ -25,19 +25,31 @@ func getRoot(c *call) error {
 			"available_on_server": map[string]any{},
 			"enabled_in_cluster":  []any{},
 		},
-		"lua_version": "caddy-upstreams on " + runtime.Version(),
-		"configuration": map[string]any{
-			"database":      databaseName(c.reg),
-			"role":          "traditional",
-			"router_flavor": "traditional_compatible",
-		},
-		"pids": map[string]any{"master": os.Getpid(), "workers": []int{os.Getpid()}},
+		"lua_version":   "caddy-upstreams on " + runtime.Version(),
+		"configuration": configuration(c),
+		"pids":          map[string]any{"master": os.Getpid(), "workers": []int{os.Getpid()}},
 	})
 	return nil
 }
 
+// configuration is GET /'s sanitised node configuration: the keys Kong's
+// clients read, from the running config (the listeners of the kong_proxy
+// and kong_admin servers) and the registry (the store); nothing of
+// nginx's.
+func configuration(c *call) map[string]any {
+	conf := listenerConfiguration()
+	conf["database"] = databaseName(c.reg)
+	conf["role"] = "traditional"
+	conf["router_flavor"] = "traditional_compatible"
+	return conf
+}
+
 // getStatus serves GET /status: store reachability and server counters.
 func getStatus(c *call) error {
+	unit, err := parseMemoryUnit(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	writeJSON(c.w, c.r, http.StatusOK, map[string]any{
@@ -47,7 +59,7 @@ func getStatus(c *call) error {
 			"connections_reading": 0, "connections_writing": 0, "connections_waiting": 0,
 		},
 		"memory": map[string]any{
-			"workers_lua_vms":  []any{map[string]any{"http_allocated_gc": mib(ms.HeapAlloc), "pid": os.Getpid()}},
+			"workers_lua_vms":  []any{map[string]any{"http_allocated_gc": unit.format(ms.HeapAlloc), "pid": os.Getpid()}},
 			"lua_shared_dicts": map[string]any{},
 		},
 		"registry": map[string]any{"version": c.reg.Version(), "upstreams": len(c.reg.Upstreams())},
@@ -57,8 +69,4 @@ func getStatus(c *call) error {
 
 func databaseName(reg *upstreams.Registry) string {
 	return reg.StoreName()
-}
-
-func mib(b uint64) string {
-	return formatFloat(float64(b)/(1<<20)) + " MiB"
 }

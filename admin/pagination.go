@@ -66,18 +66,36 @@ func (p *page) afterKey() (string, error) {
 	if p.offset == "" {
 		return "", nil
 	}
+	var last []string
+	if err := p.decodeOffset(&last); err != nil {
+		return "", err
+	}
+	if len(last) != 1 {
+		return "", schema.InvalidOffset(p.offset, "bad json encoding")
+	}
+	return last[0], nil
+}
+
+// decodeOffset decodes a non-empty opaque offset (base64 of JSON) into v,
+// with Kong's code 7 errors.
+func (p *page) decodeOffset(v any) error {
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(p.offset, "="))
 	if err != nil {
 		raw, err = base64.StdEncoding.DecodeString(p.offset)
 	}
 	if err != nil {
-		return "", schema.InvalidOffset(p.offset, "bad base64 encoding")
+		return schema.InvalidOffset(p.offset, "bad base64 encoding")
 	}
-	var last []string
-	if err := json.Unmarshal(raw, &last); err != nil || len(last) != 1 {
-		return "", schema.InvalidOffset(p.offset, "bad json encoding")
+	if err := json.Unmarshal(raw, v); err != nil {
+		return schema.InvalidOffset(p.offset, "bad json encoding")
 	}
-	return last[0], nil
+	return nil
+}
+
+// encodeOffset is the opaque offset for the JSON of v.
+func encodeOffset(v any) string {
+	raw, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(raw)
 }
 
 // writeByKey writes one page of items sorted by key, with Kong's opaque
@@ -105,12 +123,11 @@ func (p *page) writeByKey(c *call, path string, items []pageItem) error {
 func (p *page) writeKeyPage(c *call, path string, data []any, lastKey string, more bool) error {
 	body := map[string]any{"data": data, "next": nil}
 	if more {
-		last, _ := json.Marshal([]string{lastKey})
-		off := base64.RawURLEncoding.EncodeToString(last)
+		off := encodeOffset([]string{lastKey})
 		body["offset"] = off
 		next := c.api.Prefix + path + "?offset=" + url.QueryEscape(off)
 		if p.rawTags != "" {
-			next += "&tags=" + url.QueryEscape(p.rawTags)
+			next += "&tags=" + escapeURI(p.rawTags)
 		}
 		if p.sizeGiven && !p.nested {
 			next += "&size=" + strconv.Itoa(p.size)
@@ -148,6 +165,12 @@ func (p *page) writeByIndexWith(c *call, path string, items []any, extra map[str
 	}
 	writeJSON(c.w, c.r, http.StatusOK, body)
 	return nil
+}
+
+// escapeURI escapes a query value as Kong's ngx.escape_uri does: a space
+// is %20, never "+".
+func escapeURI(s string) string {
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 func sortItems(items []pageItem) {

@@ -16,6 +16,8 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	if err != nil {
 		status, body = http.StatusInternalServerError, []byte(`{"message":"An unexpected error occurred"}`)
 	}
+	// set here so that HEAD, which writes no body, has GET's headers
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		w.Write(body)
@@ -42,5 +44,3 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // noContent answers 204 with no body.
 func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }

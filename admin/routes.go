@@ -191,12 +191,14 @@ func patchRouteService(c *call) error {
 	return updateService(c, s.ID)
 }
 
+// deleteRouteService answers as Kong: a route's service is not deleted
+// through the route (405 "Method not allowed"); a missing route, or one
+// without a service, is not found.
 func deleteRouteService(c *call) error {
-	s, err := routeService(c)
-	if err != nil {
+	if _, err := routeService(c); err != nil {
 		return err
 	}
-	return deleted(c, c.reg.DeleteService(c.r.Context(), s.ID))
+	return schema.Plain(http.StatusMethodNotAllowed, "Method not allowed")
 }
 
 func isNotFound(err error) bool {

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
@@ -18,7 +20,11 @@ var entitySchemas = map[string]*schema.Schema{
 func lookupSchema(name string) (*schema.Schema, error) {
 	s, ok := entitySchemas[name]
 	if !ok {
-		return nil, schema.Plain(http.StatusNotFound, "No entity named '"+name+"'")
+		msg := "No entity named '" + name + "'"
+		if slices.Contains(absentEntities, name) {
+			msg += ": " + upstreams.UnsupportedMessage(strings.ReplaceAll(name, "-", "_"))
+		}
+		return nil, schema.Plain(http.StatusNotFound, msg)
 	}
 	return s, nil
 }

@@ -110,7 +110,7 @@ func TestServiceAndRouteEndpointsWholeBodies(t *testing.T) {
 		{"absent ca_certificates", "GET", "/ca_certificates", nil, 200, `{"data":[],"next":null}`},
 		{"absent snis", "GET", "/snis", nil, 200, `{"data":[],"next":null}`},
 		{"absent bad size", "GET", "/plugins?size=0", nil, 400, `{"code":9,"name":"invalid size","message":"size must be an integer between 1 and 1000"}`},
-		{"no plugin writes", "POST", "/plugins", `{"name":"key-auth"}`, 405, `{"message":"Method not allowed"}`},
+		{"no plugin writes", "POST", "/plugins", `{"name":"key-auth"}`, 405, `{"code":12,"name":"operation unsupported","message":"this gateway has no plugins (it serves Kong's services, routes, upstreams and targets): Caddy handler directives placed before kong_proxy or reverse_proxy do plugins' jobs (basic_auth or forward_auth for authentication, header and request_header for transformations, log, metrics, request_body, respond)"}`},
 		{"consumer groups are enterprise", "GET", "/consumer_groups", nil, 404, `{"message":"Not found"}`},
 	} {
 		t.Run(s.name, func(t *testing.T) {

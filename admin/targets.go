@@ -41,6 +41,8 @@ func listAllTargets(c *call) error {
 	if err != nil {
 		return err
 	}
+	// Kong's next link for this nested list has no size
+	page.nested = true
 	items := make([]pageItem, len(list))
 	for i := range list {
 		items[i] = pageItem{key: list[i].ID, value: &list[i]}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"go.yaml.in/yaml/v3"
@@ -11,7 +12,8 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
-// DeclarativeFormatVersion is the only _format_version accepted: Kong 3.x's.
+// DeclarativeFormatVersion is Kong 3.x's _format_version, the one exports
+// carry and older documents are migrated to.
 const DeclarativeFormatVersion = "3.0"
 
 // DeclarativeConfig is a validated Kong declarative configuration (a
@@ -40,7 +42,11 @@ var unsupportedKinds = []string{
 // (_info and _konnect are decK's).
 var declarativeMeta = []string{"_format_version", "_transform", "_comment", "_workspace", "_info", "_konnect"}
 
-const unsupportedKindMessage = "this gateway has no such entities; the list must be empty"
+// unsupportedListMessage is the error on a non-empty list of a kind this
+// gateway does not have: what is missing, what does its job in Caddy.
+func unsupportedListMessage(kind string) string {
+	return UnsupportedMessage(kind) + "; the list must be empty"
+}
 
 // ParseDeclarative decodes a kong.yaml or kong.json document (YAML is a
 // superset of JSON) into JSON-shaped values. Errors are Kong's code 14.
@@ -139,6 +145,7 @@ func BuildDeclarative(doc map[string]any, flatten bool) (*DeclarativeConfig, err
 		out:      &DeclarativeConfig{},
 		services: map[string]*Service{}, upstreams: map[string]*Upstream{},
 	}
+	migrateFormatVersion(doc)
 	b.checkTopLevel(doc)
 	services := b.list(doc, "services")
 	for i, raw := range services {
@@ -169,17 +176,22 @@ func (b *declBuilder) checkTopLevel(doc map[string]any) {
 		b.errs.top("_format_version", "required field missing")
 	case string:
 		if v != DeclarativeFormatVersion {
-			b.errs.top("_format_version", "expected one of: "+DeclarativeFormatVersion)
+			b.errs.top("_format_version", "expected one of: "+strings.Join(DeclarativeFormatVersions, ", "))
 		}
 	default:
 		b.errs.top("_format_version", "expected a string")
+	}
+	if t, present := doc["_transform"]; present && t != nil {
+		if _, ok := t.(bool); !ok {
+			b.errs.top("_transform", "expected a boolean")
+		}
 	}
 	for k, v := range doc {
 		switch {
 		case slices.Contains(declarativeMeta, k), k == "services", k == "routes", k == "upstreams", k == "targets":
 		case slices.Contains(unsupportedKinds, k):
 			if nonEmpty(v) {
-				b.errs.top(k, unsupportedKindMessage)
+				b.errs.top(k, unsupportedListMessage(k))
 			}
 		default:
 			b.errs.top(k, "unknown field")
@@ -229,7 +241,7 @@ func (b *declBuilder) process(s *schema.Schema, in map[string]any, e *declEntity
 	if plugins, ok := in["plugins"]; ok {
 		delete(in, "plugins")
 		if nonEmpty(plugins) {
-			e.field("plugins", unsupportedKindMessage)
+			e.field("plugins", unsupportedListMessage("plugins"))
 		}
 	}
 	if in["id"] == nil && idKey != "" {

@@ -103,7 +103,7 @@ var RouteSchema = &schema.Schema{
 		endpointsField("sources"),
 		endpointsField("destinations"),
 		schema.TagsField(),
-		{Name: "service", Type: schema.Foreign, Reference: "services"},
+		{Name: "service", Type: schema.Foreign, Reference: "services", Referenced: ServiceSchema},
 	}),
 	Shorthands: routeSubschemaDefaults,
 	EntityChecks: []schema.EntityCheck{

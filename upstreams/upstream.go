@@ -114,7 +114,7 @@ func upstreamShorthands(in map[string]any) {
 
 func upstreamEntityChecks() []schema.EntityCheck {
 	conditional := func(ifField string, ifValue string, thenField string) schema.EntityCheck {
-		return schema.EntityCheck{Fields: []string{ifField, thenField}, Run: func(m map[string]any, v *schema.Violations) {
+		return schema.EntityCheck{Fields: []string{ifField, thenField}, WithInvalidFields: true, Run: func(m map[string]any, v *schema.Violations) {
 			if m[ifField] == ifValue && m[thenField] == nil {
 				v.AddEntity("failed conditional validation given value of field '" + ifField + "'")
 				v.Add(thenField, "required field missing")
@@ -122,7 +122,7 @@ func upstreamEntityChecks() []schema.EntityCheck {
 		}}
 	}
 	fallbackOneOf := func(hashOn string, allowed ...string) schema.EntityCheck {
-		return schema.EntityCheck{Fields: []string{"hash_on", "hash_fallback"}, Run: func(m map[string]any, v *schema.Violations) {
+		return schema.EntityCheck{Fields: []string{"hash_on", "hash_fallback"}, WithInvalidFields: true, Run: func(m map[string]any, v *schema.Violations) {
 			if m["hash_on"] != hashOn {
 				return
 			}

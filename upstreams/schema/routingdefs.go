@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // This file holds the typedefs of Kong's service and route entities
@@ -19,12 +18,8 @@ var Protocols = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_pa
 // '-', '_', '~' and any non-ASCII UTF-8 character.
 func CheckUTF8Name(v any) string {
 	s := v.(string)
-	if !utf8.ValidString(s) {
-		for i := range s {
-			if r, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size <= 1 {
-				return fmt.Sprintf("invalid utf-8 character sequence detected at position %d", i+1)
-			}
-		}
+	if msg := checkUTF8(s); msg != "" {
+		return msg
 	}
 	if s == "" {
 		return "length must be at least 1"

@@ -58,6 +58,10 @@ type Field struct {
 	Fields []Field
 	// Reference names the entity a foreign field points at.
 	Reference string
+	// Referenced is the schema of that entity, when this gateway has it: a
+	// foreign value without a valid primary key is then checked against it,
+	// as Kong reports a record's own errors before its missing id.
+	Referenced *Schema
 	// Check runs after the type and range checks and returns an error
 	// message, or "" when the value is valid. On arrays and sets it runs
 	// on the whole list once its elements are valid; on a record it runs
@@ -88,6 +92,10 @@ type Schema struct {
 type EntityCheck struct {
 	Fields []string
 	Run    func(m map[string]any, v *Violations)
+	// WithInvalidFields runs the check even when a field it reads failed
+	// its own validation, as Kong's conditional checks do: the check's
+	// message for that field then replaces the field's own.
+	WithInvalidFields bool
 }
 
 // Field returns the top-level field with the given name.

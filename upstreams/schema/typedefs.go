@@ -292,13 +292,27 @@ func CheckSNI(v any) string {
 // CheckTag validates a tag: printable ASCII except ',' and '/', or UTF-8.
 func CheckTag(v any) string {
 	s := v.(string)
-	if !utf8.ValidString(s) {
-		return fmt.Sprintf("invalid tag '%s': expected printable ascii (except `,` and `/`) or valid utf-8 sequences", s)
+	if msg := checkUTF8(s); msg != "" {
+		return msg
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x80 && (c < 0x20 || c > 0x7e || c == ',' || c == '/') {
 			return fmt.Sprintf("invalid tag '%s': expected printable ascii (except `,` and `/`) or valid utf-8 sequences", s)
+		}
+	}
+	return ""
+}
+
+// checkUTF8 is Kong's validate_utf8_string: "" for valid UTF-8, else the
+// message naming the 1-based byte position of the first invalid sequence.
+func checkUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return ""
+	}
+	for i := range s {
+		if r, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size <= 1 {
+			return fmt.Sprintf("invalid utf-8 character sequence detected at position %d", i+1)
 		}
 	}
 	return ""

@@ -82,7 +82,7 @@ func (s *Schema) Process(in map[string]any, mode Mode) (map[string]any, *Violati
 					clean = false
 				}
 			}
-			if clean {
+			if clean || check.WithInvalidFields {
 				check.Run(out, v)
 			}
 		}
@@ -253,15 +253,7 @@ func checkValue(f *Field, val any, fillDefaults bool) (any, any) {
 		}
 		return m, nil
 	case Foreign:
-		m, ok := val.(map[string]any)
-		if !ok {
-			return val, "expected a record"
-		}
-		id, ok := m["id"].(string)
-		if !ok || !IsUUID(id) {
-			return val, map[string]any{"id": "expected a valid UUID"}
-		}
-		return map[string]any{"id": id}, nil
+		return checkForeign(f, val)
 	}
 	if f.OneOf != nil && !oneOf(f.OneOf, val) {
 		return val, "expected one of: " + joinAny(f.OneOf)
