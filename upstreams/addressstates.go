@@ -113,6 +113,7 @@ func (as *addressStates) clearRetired(upstreamName string, gen uint64) {
 		delete(as.retired, upstreamName)
 	}
 }
+
 // stateKey identifies an address's state within its upstream: the dial
 // address for an IP target (or a hostname dialled by name), else the
 // target and the resolved address, so that two targets resolving to the
