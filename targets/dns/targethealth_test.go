@@ -1,12 +1,10 @@
 package dns_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,9 +144,9 @@ func TestAddressesByName(t *testing.T) {
 	srv.Set("a-changes-port.test", "A", "30 IN A 127.0.0.2")
 	srv.Set("multiple-ips.test", "A", "30 IN A 127.0.0.2", "30 IN A 127.0.0.3")
 	c := startHealthAdmin(t, srv)
-	mustAdmin(t, c, "POST", "/kong/upstreams", `{"name":"api","healthchecks":{"passive":{"unhealthy":{"tcp_failures":1}}}}`, 201)
-	mustAdmin(t, c, "POST", "/kong/upstreams/api/targets", `{"target":"_srv._pro.srv-changes-port.test:80"}`, 201)
-	mustAdmin(t, c, "POST", "/kong/upstreams/api/targets", `{"target":"multiple-ips.test:80"}`, 201)
+	c.AdminJSON(t, "POST", "/kong/upstreams", `{"name":"api","healthchecks":{"passive":{"unhealthy":{"tcp_failures":1}}}}`, 201)
+	c.AdminJSON(t, "POST", "/kong/upstreams/api/targets", `{"target":"_srv._pro.srv-changes-port.test:80"}`, 201)
+	c.AdminJSON(t, "POST", "/kong/upstreams/api/targets", `{"target":"multiple-ips.test:80"}`, 201)
 
 	addresses := func(target string) []string {
 		var out []string
@@ -165,21 +163,21 @@ func TestAddressesByName(t *testing.T) {
 	if got, want := addresses(srvTarget), []string{"a-changes-port.test:" + port + " HEALTHY"}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("SRV target's addresses = %v, want %v (the SRV entry's name, as Kong lists it)", got, want)
 	}
-	mustAdmin(t, c, "PUT", "/kong/upstreams/api/targets/"+srvTarget+"/a-changes-port.test:"+port+"/unhealthy", "", 204)
+	c.AdminJSON(t, "PUT", "/kong/upstreams/api/targets/"+srvTarget+"/a-changes-port.test:"+port+"/unhealthy", "", 204)
 	if got := addresses(srvTarget); fmt.Sprint(got) != "[a-changes-port.test:"+port+" UNHEALTHY]" {
 		t.Fatalf("after PUT by name unhealthy: %v", got)
 	}
-	mustAdmin(t, c, "PUT", "/kong/upstreams/api/targets/"+srvTarget+"/a-changes-port.test:"+port+"/healthy", "", 204)
+	c.AdminJSON(t, "PUT", "/kong/upstreams/api/targets/"+srvTarget+"/a-changes-port.test:"+port+"/healthy", "", 204)
 	if got := addresses(srvTarget); fmt.Sprint(got) != "[a-changes-port.test:"+port+" HEALTHY]" {
 		t.Fatalf("after PUT by name healthy: %v", got)
 	}
 	// a hostname target's name addresses all its addresses on that port
-	mustAdmin(t, c, "PUT", "/kong/upstreams/api/targets/multiple-ips.test:80/multiple-ips.test:80/unhealthy", "", 204)
+	c.AdminJSON(t, "PUT", "/kong/upstreams/api/targets/multiple-ips.test:80/multiple-ips.test:80/unhealthy", "", 204)
 	if got := addresses("multiple-ips.test:80"); fmt.Sprint(got) != "[127.0.0.2:80 UNHEALTHY 127.0.0.3:80 UNHEALTHY]" {
 		t.Fatalf("after PUT by the target's name: %v, want both IPs UNHEALTHY (listed by IP, as Kong)", got)
 	}
 	// a name that is neither the address's nor the target's matches nothing
-	mustAdmin(t, c, "PUT", "/kong/upstreams/api/targets/"+srvTarget+"/other.test:"+port+"/unhealthy", "", 404)
+	c.AdminJSON(t, "PUT", "/kong/upstreams/api/targets/"+srvTarget+"/other.test:"+port+"/unhealthy", "", 404)
 }
 
 // TestHealthSurvivesDeleteAndRecreate: as in Kong's spec "an upstream
@@ -192,20 +190,20 @@ func TestHealthSurvivesDeleteAndRecreate(t *testing.T) {
 	srv.Set("multiple-ips.test", "A", "30 IN A 127.0.0.2", "30 IN A 127.0.0.3")
 	c := startHealthAdmin(t, srv)
 	const upstream = `{"name":"api","healthchecks":{"passive":{"unhealthy":{"tcp_failures":1}}}}`
-	first := mustAdmin(t, c, "POST", "/kong/upstreams", upstream, 201)
-	mustAdmin(t, c, "POST", "/kong/upstreams/api/targets", `{"target":"multiple-ips.test:80"}`, 201)
-	mustAdmin(t, c, "PUT", "/kong/upstreams/api/targets/multiple-ips.test:80/127.0.0.2:80/unhealthy", "", 204)
-	mustAdmin(t, c, "PUT", "/kong/upstreams/api/targets/multiple-ips.test:80/127.0.0.3:80/unhealthy", "", 204)
+	first := c.AdminJSON(t, "POST", "/kong/upstreams", upstream, 201)
+	c.AdminJSON(t, "POST", "/kong/upstreams/api/targets", `{"target":"multiple-ips.test:80"}`, 201)
+	c.AdminJSON(t, "PUT", "/kong/upstreams/api/targets/multiple-ips.test:80/127.0.0.2:80/unhealthy", "", 204)
+	c.AdminJSON(t, "PUT", "/kong/upstreams/api/targets/multiple-ips.test:80/127.0.0.3:80/unhealthy", "", 204)
 	if h := healthByTarget(t, c, "api"); h["multiple-ips.test:80"] != "UNHEALTHY" {
 		t.Fatalf("health before the delete = %v", h)
 	}
 
-	mustAdmin(t, c, "DELETE", "/kong/upstreams/api", "", 204)
-	second := mustAdmin(t, c, "POST", "/kong/upstreams", upstream, 201)
+	c.AdminJSON(t, "DELETE", "/kong/upstreams/api", "", 204)
+	second := c.AdminJSON(t, "POST", "/kong/upstreams", upstream, 201)
 	if first["id"] == second["id"] {
 		t.Fatalf("the re-created upstream has the old id %v", first["id"])
 	}
-	mustAdmin(t, c, "POST", "/kong/upstreams/api/targets", `{"target":"multiple-ips.test:80"}`, 201)
+	c.AdminJSON(t, "POST", "/kong/upstreams/api/targets", `{"target":"multiple-ips.test:80"}`, 201)
 	h := health(t, c, "api")
 	if len(h) != 1 || h[0].Health != "UNHEALTHY" || len(h[0].Data.Addresses) != 2 ||
 		h[0].Data.Addresses[0].Health != "UNHEALTHY" || h[0].Data.Addresses[1].Health != "UNHEALTHY" {
@@ -235,23 +233,4 @@ http://127.0.0.1:{HTTP} {
 	}
 }`, "{DB}", filepath.Join(t.TempDir(), "r.db"), "{DNS}", srv.Addr)
 	return c
-}
-
-// mustAdmin sends a Kong Admin API request and fails the test unless it
-// answers want; it returns the decoded JSON body, if any.
-func mustAdmin(t *testing.T, c *testcaddy.Caddy, method, path, body string, want int) map[string]any {
-	t.Helper()
-	contentType := ""
-	if body != "" {
-		contentType = "application/json"
-	}
-	status, out := c.Admin(t, method, path, contentType, []byte(body))
-	if status != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, status, out, want)
-	}
-	var m map[string]any
-	if len(strings.TrimSpace(string(out))) > 0 {
-		_ = json.Unmarshal(out, &m)
-	}
-	return m
 }
