@@ -103,7 +103,7 @@ func addressHealth(pool *upstreams.Pool, t *upstreams.Target, enabled bool) (add
 		if a.Available() {
 			available += a.Weight
 		}
-		addrs = append(addrs, map[string]any{"ip": a.Host, "port": a.Port, "weight": a.Weight, "health": h})
+		addrs = append(addrs, map[string]any{"ip": a.HealthName(), "port": a.Port, "weight": a.Weight, "health": h})
 	}
 	return addrs, total, available
 }

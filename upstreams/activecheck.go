@@ -17,7 +17,8 @@ import (
 )
 
 // activeChecker runs Kong's active health checks: one probe loop per
-// address of every upstream whose healthchecks.active intervals are not
+// address of every target (two targets resolving to the same ip:port are
+// probed each with its own Host) of every upstream whose healthchecks.active intervals are not
 // both 0. Loops follow pool publications: they start when an address
 // appears, restart when the upstream's active settings change, and stop
 // when the address or upstream goes away or the registry closes.
@@ -33,7 +34,7 @@ type activeChecker struct {
 // upstreamProbes are the running probe loops of one upstream.
 type upstreamProbes struct {
 	config ActiveHealthcheck
-	loops  map[string]context.CancelFunc // by dial address
+	loops  map[string]context.CancelFunc // by address state key: one per target and address
 	// slots bounds the upstream's probes in progress to active.concurrency.
 	slots chan struct{}
 }
@@ -70,21 +71,21 @@ func (c *activeChecker) sync(p *Pool) {
 	want := map[string]*Address{}
 	for _, a := range p.Addresses {
 		if a.Weight > 0 { // Kong registers only addresses with weight > 0
-			want[a.Dial] = a
+			want[a.stateKey()] = a
 		}
 	}
-	for dial, cancel := range cur.loops {
-		if want[dial] == nil {
+	for key, cancel := range cur.loops {
+		if want[key] == nil {
 			cancel()
-			delete(cur.loops, dial)
+			delete(cur.loops, key)
 		}
 	}
-	for dial, a := range want {
-		if cur.loops[dial] != nil {
+	for key, a := range want {
+		if cur.loops[key] != nil {
 			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		cur.loops[dial] = cancel
+		cur.loops[key] = cancel
 		c.wg.Add(1)
 		go func(a *Address, u *Upstream, slots chan struct{}) {
 			defer c.wg.Done()

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
 // SetTargetHealth is a manual healthy/unhealthy call (the Admin API's
@@ -77,7 +79,36 @@ func (p *Pool) hasTargetAddress(targetID, host string, port int) bool {
 }
 
 // isOf reports whether a is an address of the target (and is host:port,
-// when host is not empty).
+// when host is not empty). host may be the address's IP or, as in Kong,
+// the name it came from: the SRV entry's name (the name the health
+// endpoint lists) or the target's hostname, which names every address
+// of the target on that port.
 func (a *Address) isOf(targetID, host string, port int) bool {
-	return a.Target.ID == targetID && (host == "" || (a.Host == host && a.Port == port))
+	if a.Target.ID != targetID {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	return a.Port == port && (a.Host == host || (a.Name != "" && (a.Name == host || a.targetHost() == host)))
+}
+
+// HealthName is the host the health endpoint lists for the address, as
+// Kong does: the SRV entry's name for an address from an SRV answer (Kong
+// balances SRV entries by name), else the IP (or the hostname dialled as
+// such when hostnames are not resolved).
+func (a *Address) HealthName() string {
+	if a.SRV {
+		return a.Name
+	}
+	return a.Host
+}
+
+// targetHost is the hostname of a's target.
+func (a *Address) targetHost() string {
+	if !a.SRV {
+		return a.Name
+	}
+	host, _, _ := schema.ParseTarget(a.Target.Target)
+	return host
 }

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/caddy-upstreams/caddy-upstreams/targets"
@@ -60,8 +59,9 @@ type Address struct {
 	State *AddressState
 }
 
-// AddressState is the runtime state of one address of one upstream. It is
-// keyed by upstream id and dial address, so it survives pool rebuilds.
+// AddressState is the runtime state of one address of one target of one
+// upstream. It is keyed as Kong keys health (see addressStates), so it
+// survives pool rebuilds.
 type AddressState struct {
 	// InFlight counts requests currently proxied to the address.
 	InFlight atomic.Int64
@@ -92,47 +92,6 @@ func (s *AddressState) ForceHealthy(healthy bool) {
 // Available reports whether the address can take a request now.
 func (a *Address) Available() bool { return a.Weight > 0 && a.State.Healthy() }
 
-// addressStates holds the AddressState of every address, keyed by
-// upstream id then dial address.
-type addressStates struct {
-	mu sync.Mutex
-	m  map[string]map[string]*AddressState
-}
-
-func (as *addressStates) get(upstreamID, dial string) *AddressState {
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	if as.m == nil {
-		as.m = map[string]map[string]*AddressState{}
-	}
-	byDial := as.m[upstreamID]
-	if byDial == nil {
-		byDial = map[string]*AddressState{}
-		as.m[upstreamID] = byDial
-	}
-	st := byDial[dial]
-	if st == nil {
-		st = &AddressState{}
-		byDial[dial] = st
-	}
-	return st
-}
-
-// retain drops the states of an upstream's addresses that are no longer in use.
-func (as *addressStates) retain(upstreamID string, dials map[string]bool) {
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	if dials == nil {
-		delete(as.m, upstreamID)
-		return
-	}
-	for d := range as.m[upstreamID] {
-		if !dials[d] {
-			delete(as.m[upstreamID], d)
-		}
-	}
-}
-
 // newPool builds a pool for u and its targets (in creation order). A
 // target whose hostname is in resolved contributes one address per
 // resolved address; without an entry (no resolver), a hostname target is
@@ -144,8 +103,9 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 		if a.Dial == "" {
 			a.Dial = net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
 		}
-		a.State = states.get(u.ID, a.Dial)
-		used[a.Dial] = true
+		key := a.stateKey()
+		a.State = states.get(u.Name, key)
+		used[key] = true
 		p.Addresses = append(p.Addresses, a)
 	}
 	for _, t := range targets {
@@ -163,7 +123,7 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 			add(resolvedAddress(t, host, port, r))
 		}
 	}
-	states.retain(u.ID, used)
+	states.retain(u.Name, used)
 	p.balancer = newBalancer(u, p.Addresses)
 	return p
 }

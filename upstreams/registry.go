@@ -440,6 +440,7 @@ func (r *Registry) removeUpstreamLocked(id string) {
 	if u := r.upstreams[id]; u != nil && r.byName[u.Name] == id {
 		delete(r.byName, u.Name)
 		r.pools.Delete(u.Name)
+		r.states.retire(u.Name)
 	}
 	delete(r.upstreams, id)
 	delete(r.targets, id)
@@ -448,12 +449,12 @@ func (r *Registry) removeUpstreamLocked(id string) {
 }
 
 // forgetUpstreamLocked ends what runs and is kept for an upstream that is
-// gone: its probes, its hostname watchers, its address states and its
-// round-robin counter. r.mu must be held.
+// gone: its probes, its hostname watchers and its round-robin counter. Its
+// address states are kept by name (see addressStates.retire). r.mu must be
+// held.
 func (r *Registry) forgetUpstreamLocked(id string) {
 	r.checker.stop(id)
 	r.hosts.stop(id)
-	r.states.retain(id, nil)
 	rrCounters.Delete(id)
 }
 
@@ -467,6 +468,7 @@ func (r *Registry) putUpstream(u *Upstream) (*Upstream, change, error) {
 		if old := r.upstreams[u.ID]; old != nil && old.Name != u.Name {
 			delete(r.byName, old.Name)
 			r.pools.Delete(old.Name)
+			r.states.retire(old.Name)
 		}
 		r.upstreams[u.ID] = u
 		r.byName[u.Name] = u.ID

@@ -83,7 +83,8 @@ func unmarshalEntity[T any](data []byte) (*T, error) {
 // are gone or renamed are withdrawn (their health checks and hostname
 // watchers stopped), every
 // pool and the gateway snapshot are republished. Per-address state of the
-// upstreams that remain survives. r.mu must be held.
+// upstreams that remain survives, and that of an upstream deleted and
+// re-created under the same name too. r.mu must be held.
 func (r *Registry) installLocked(st *registryState) {
 	oldNames := r.byName
 	r.upstreams, r.byName, r.targets = st.upstreams, st.names, st.targets
@@ -91,6 +92,7 @@ func (r *Registry) installLocked(st *registryState) {
 	for name, id := range oldNames {
 		if st.names[name] != id {
 			r.pools.Delete(name)
+			r.states.retire(name) // a re-created upstream of that name takes its states back
 			if _, still := st.upstreams[id]; !still {
 				r.forgetUpstreamLocked(id)
 			}

@@ -183,6 +183,29 @@ func (c *Caddy) Admin(t testing.TB, method, path, contentType string, body []byt
 	return resp.StatusCode, out
 }
 
+// AdminJSON sends a request with a JSON body (none when body is "") to
+// Caddy's admin endpoint, fails the test unless it answers status, and
+// returns the decoded JSON object it answered (nil for an empty answer).
+func (c *Caddy) AdminJSON(t testing.TB, method, path, body string, status int) map[string]any {
+	t.Helper()
+	contentType := ""
+	if body != "" {
+		contentType = "application/json"
+	}
+	got, raw := c.Admin(t, method, path, contentType, []byte(body))
+	if got != status {
+		t.Fatalf("%s %s: status %d (%s), want %d", method, path, got, raw, status)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+	}
+	return out
+}
+
 // Client is an HTTP client for tests: bounded time, no proxy from the
 // environment, connections to loopback only.
 var Client = &http.Client{

@@ -1,7 +1,6 @@
 package kubernetes_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -406,19 +405,7 @@ func TestClientGoErrorsInCaddyLog(t *testing.T) {
 // checks the status and decodes the JSON answer.
 func adminJSON(t *testing.T, c *testcaddy.Caddy, method, path, body string, status int) map[string]any {
 	t.Helper()
-	ct := ""
-	if body != "" {
-		ct = "application/json"
-	}
-	got, raw := c.Admin(t, method, path, ct, []byte(body))
-	if got != status {
-		t.Fatalf("%s %s: status %d (%s), want %d", method, path, got, raw, status)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s %s: %v in %s", method, path, err, raw)
-	}
-	return out
+	return c.AdminJSON(t, method, path, body, status)
 }
 
 // healthOf returns the health the Admin API shows for a target address.

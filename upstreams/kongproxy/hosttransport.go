@@ -77,8 +77,12 @@ func (t *hostTransport) host(req *http.Request, h *upstreamHost) string {
 }
 
 // hostHeader joins a name and a port for a Host header, leaving out the
-// protocol's default port; an IPv6 address is bracketed.
+// protocol's default port; an IPv6 address is bracketed once, whether the
+// name came bracketed (a host_header of "[::1]") or not.
 func hostHeader(name, port, defaultPort string) string {
+	if strings.HasPrefix(name, "[") && strings.HasSuffix(name, "]") {
+		name = name[1 : len(name)-1]
+	}
 	if port != defaultPort {
 		return net.JoinHostPort(name, port)
 	}

@@ -11,6 +11,8 @@ func TestHostHeader(t *testing.T) {
 		{"10.0.0.1", "80", "80", "10.0.0.1"},
 		{"::1", "80", "80", "[::1]"},
 		{"::1", "81", "80", "[::1]:81"},
+		{"[::1]", "81", "80", "[::1]:81"},
+		{"[::1]", "80", "80", "[::1]"},
 	} {
 		if got := hostHeader(c.name, c.port, c.defaultPort); got != c.want {
 			t.Errorf("hostHeader(%q, %q, %q) = %q, want %q", c.name, c.port, c.defaultPort, got, c.want)

@@ -68,6 +68,43 @@ func TestServiceRetries(t *testing.T) {
 	}
 }
 
+// TestRetryAfterReadTimeout: a retry never goes back to the target that
+// just failed, also when it failed by not answering within read_timeout
+// on a kept-alive connection (which net/http would resend on a new
+// connection to the same target): with one of two targets hanging and
+// retries 1, every GET is answered by the other, and each request reaches
+// the hanging target at most once.
+func TestRetryAfterReadTimeout(t *testing.T) {
+	live := testcaddy.StartBackend(t, "live")
+	hung := testcaddy.StartBackend(t, "hung")
+	c, reg := startKong(t)
+	upstreamService(t, reg, "hanging", []string{hung.Addr, live.Addr}, map[string]any{"retries": 1.0, "read_timeout": 500.0})
+	for range 4 { // both targets answer: each keeps an idle connection
+		if resp, body := send(t, c, "GET", "", "/hanging"); resp.StatusCode != 200 {
+			t.Fatalf("warm-up: %d %s", resp.StatusCode, body)
+		}
+	}
+	hung.Delay.Store(int64(5 * time.Second))
+	reached := 0
+	for i := range 4 {
+		before := hung.Hits.Load()
+		resp, body := send(t, c, "GET", "", "/hanging")
+		if resp.StatusCode != 200 || resp.Header.Get("X-Backend") != "live" {
+			t.Errorf("request %d: %d %s, want 200 from live (the retry after the timeout goes to the other target)", i, resp.StatusCode, body)
+		}
+		switch n := hung.Hits.Load() - before; {
+		case n > 1:
+			t.Errorf("request %d reached the hanging target %d times, want at most once", i, n)
+		case n == 1:
+			reached++
+		}
+	}
+	t.Logf("4 requests: %d reached the hanging target first", reached)
+	if reached == 0 {
+		t.Errorf("no request reached the hanging target: nothing was retried")
+	}
+}
+
 // TestServiceTimeouts: read_timeout bounds the wait for the upstream's
 // answer (Kong's 504), and connect_timeout the dial.
 func TestServiceTimeouts(t *testing.T) {
@@ -121,6 +158,15 @@ func TestUpstreamHostHeader(t *testing.T) {
 	_, port, _ := net.SplitHostPort(echo)
 	if s := echoed(t, c, "GET", "client.test", "/named"); s.Host != "api.internal:"+port {
 		t.Errorf("host_header api.internal: Host %q, want api.internal:%s (Kong adds a port other than 80)", s.Host, port)
+	}
+	// Kong appends the port to an IPv6 host_header as given, bracketed once.
+	for _, hh := range []string{"[::1]", "::1"} {
+		if _, err := reg.UpdateUpstream(t.Context(), "named", map[string]any{"host_header": hh}); err != nil {
+			t.Fatal(err)
+		}
+		if s := echoed(t, c, "GET", "client.test", "/named"); s.Host != "[::1]:"+port {
+			t.Errorf("host_header %s: Host %q, want [::1]:%s", hh, s.Host, port)
+		}
 	}
 	resp, body := send(t, c, "GET", "", "/empty")
 	if resp.StatusCode != http.StatusServiceUnavailable || message(body) != "The upstream server is currently unavailable" {
