@@ -60,6 +60,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.TokenHeader = DefaultTokenHeader
 	}
 	h.api = NewAPI("")
+	h.api.CloseStreamsOnShutdown(ctx)
 	return nil
 }
 
