@@ -132,7 +132,8 @@ func row(table, target string) chromedp.CSS {
 // example while requests flow through kong_proxy: upstream-example is
 // listed with its two targets, a third is added through the form and takes
 // its share in the live chart, a target marked unhealthy shows it, and a
-// bad field value shows Kong's error next to the field. Any JavaScript
+// bad field value shows Kong's error next to the field; the seed's service
+// is listed and shows its route. Any JavaScript
 // error fails the test. Screenshots are kept in a directory the test log
 // names.
 func TestManagerInBrowser(t *testing.T) {
@@ -222,6 +223,14 @@ func TestManagerInBrowser(t *testing.T) {
 		chromedp.Navigate(s.manager+"/#/traffic/upstream-example"),
 		chromedp.WaitVisible(row("traffic-legend", c)),
 		screenshot(dir, "traffic-dark.png"))
+
+	step("services list leads to the seed's service and its route",
+		chromedp.Navigate(s.manager+"/#/services"),
+		until(`[...document.querySelectorAll("main a")].some((a) => a.textContent === "Upstream-Example")`),
+		eval(`[...document.querySelectorAll("main a")].find((a) => a.textContent === "Upstream-Example").click()`),
+		until(`document.getElementById("service-host")?.value === "upstream-example" &&
+			[...document.querySelectorAll("main a")].some((a) => a.textContent === "Upstream-example")`),
+		screenshot(dir, "service.png"))
 
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Errorf("JavaScript errors on the page:\n%s", strings.Join(errs, "\n"))
