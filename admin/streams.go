@@ -44,6 +44,9 @@ func (a *API) CloseStreams() { a.streams.close() }
 // ctx is cancelled (the config is unloaded). Call it from the Provision of
 // a handler that serves the API.
 func (a *API) CloseStreamsOnShutdown(ctx caddy.Context) {
+	if ctx.Context == nil { // a handler provisioned outside a Caddy config (a test)
+		return
+	}
 	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok {
 		srv.RegisterOnShutdown(a.CloseStreams)
 	}
