@@ -27,7 +27,8 @@ type API struct {
 	// paths and prepended to "next" links.
 	Prefix string
 
-	router *router
+	router  *router
+	streams streams
 }
 
 // call is one request being served.
@@ -80,6 +81,7 @@ func (a *API) routes() {
 		http.MethodGet: getTarget, http.MethodPut: updateTarget, http.MethodPatch: updateTarget, http.MethodDelete: deleteTarget,
 	})
 	rt.handle("/upstreams/{}/health", map[string]handlerFunc{http.MethodGet: getUpstreamHealth})
+	rt.handle("/upstreams/{}/stats", map[string]handlerFunc{http.MethodGet: getUpstreamStats})
 	for _, state := range []string{"healthy", "unhealthy"} {
 		h := setTargetHealth(state == "healthy")
 		// Kong 3.x uses PUT; Kong 2.x and go-kong use POST: accept both.

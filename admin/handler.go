@@ -45,6 +45,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.api = NewAPI("")
+	h.api.CloseStreamsOnShutdown(ctx)
 	return nil
 }
 

@@ -92,13 +92,7 @@ func addressHealth(pool *upstreams.Pool, t *upstreams.Target, enabled bool) (add
 		if a.Target.ID != t.ID {
 			continue
 		}
-		h := healthOff
-		if enabled && a.Weight > 0 {
-			h = healthUnhealthy
-			if a.State.Healthy() {
-				h = healthHealthy
-			}
-		}
+		h := addressHealthValue(a, enabled)
 		total += a.Weight
 		if a.Available() {
 			available += a.Weight
@@ -106,6 +100,18 @@ func addressHealth(pool *upstreams.Pool, t *upstreams.Target, enabled bool) (add
 		addrs = append(addrs, map[string]any{"ip": a.HealthName(), "port": a.Port, "weight": a.Weight, "health": h})
 	}
 	return addrs, total, available
+}
+
+// addressHealthValue is an address's health in Kong's words: checks off
+// (or weight 0, which no check looks at) is HEALTHCHECKS_OFF.
+func addressHealthValue(a *upstreams.Address, enabled bool) string {
+	if !enabled || a.Weight == 0 {
+		return healthOff
+	}
+	if a.State.Healthy() {
+		return healthHealthy
+	}
+	return healthUnhealthy
 }
 
 // targetHealth is HEALTHY if any address is, else UNHEALTHY if any is,

@@ -71,6 +71,8 @@ type AddressState struct {
 	counters healthCounters
 	// latency is the response-time EWMA of the latency algorithm.
 	latency latencyEWMA
+	// traffic counts proxied round trips for the Admin API's live stats.
+	traffic trafficCounters
 }
 
 // Healthy reports whether the address may receive traffic.

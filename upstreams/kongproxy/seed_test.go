@@ -11,22 +11,6 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
-// seedYAML returns testdata/kong.yaml (the seed example of
-// ../shared/seed-kong.yaml with local targets) with its two targets
-// replaced by the given backends.
-func seedYAML(t *testing.T, a, b *testcaddy.Backend) string {
-	t.Helper()
-	raw, err := os.ReadFile("../../testdata/kong.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := strings.NewReplacer("127.0.0.1:9001", a.Addr, "127.0.0.1:9002", b.Addr).Replace(string(raw))
-	if !strings.Contains(doc, a.Addr) || !strings.Contains(doc, b.Addr) || !strings.Contains(doc, "strip_path: true") {
-		t.Fatalf("testdata/kong.yaml is not the seed example any more:\n%s", raw)
-	}
-	return doc
-}
-
 // TestSeedFlow is the seed example end to end: Caddy starts with the
 // seed's kong.yaml as declarative_config (service Upstream-Example whose
 // host is upstream upstream-example with two targets of weight 100, local
@@ -37,7 +21,7 @@ func seedYAML(t *testing.T, a, b *testcaddy.Backend) string {
 func TestSeedFlow(t *testing.T) {
 	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
 	file := filepath.Join(t.TempDir(), "kong.yaml")
-	if err := os.WriteFile(file, []byte(seedYAML(t, a, b)), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(testcaddy.SeedYAML(t, "../..", a, b)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := testcaddy.New(t)
@@ -83,7 +67,7 @@ func checkSeedTraffic(t *testing.T, c *testcaddy.Caddy, a, b *testcaddy.Backend)
 func TestSeedThroughPostConfig(t *testing.T) {
 	a, b := testcaddy.StartBackend(t, "a"), testcaddy.StartBackend(t, "b")
 	c, _ := startKong(t)
-	form := url.Values{"config": {seedYAML(t, a, b)}}.Encode()
+	form := url.Values{"config": {testcaddy.SeedYAML(t, "../..", a, b)}}.Encode()
 	if status, body := c.Admin(t, "POST", "/kong/config", "application/x-www-form-urlencoded", []byte(form)); status != http.StatusCreated {
 		t.Fatalf("POST /config: %d %s", status, body)
 	}

@@ -97,14 +97,15 @@ func (a *attempt) srvHost(req *http.Request) (string, bool) {
 	return pool.SRVHost(addr)
 }
 
-// reportRoundTrip hands the outcome of the current attempt's round trip to
-// its pool's passive health checks. Round trips that the client abandoned
-// say nothing about the address and are not reported, nor are round trips
-// to another address than the one picked (another reverse_proxy of the
-// same request, e.g. forward_auth).
-func (a *attempt) reportRoundTrip(req *http.Request, res *http.Response, err error) {
+// reportRoundTrip hands the outcome of the current attempt's round trip,
+// which took d, to the address's traffic counters (the Admin API's live
+// stats) and to its pool's passive health checks. Round trips that the
+// client abandoned say nothing about the address and are not reported, nor
+// are round trips to another address than the one picked (another
+// reverse_proxy of the same request, e.g. forward_auth).
+func (a *attempt) reportRoundTrip(req *http.Request, res *http.Response, err error, d time.Duration) {
 	pool, addr := a.lastPool, a.lastAddress
-	if pool == nil || !pool.PassiveChecks() {
+	if pool == nil {
 		return
 	}
 	if di, ok := caddyrp.GetDialInfo(req.Context()); !ok || di.Address != addr.Dial {
@@ -117,6 +118,7 @@ func (a *attempt) reportRoundTrip(req *http.Request, res *http.Response, err err
 	if res != nil {
 		rt.Status = res.StatusCode
 	}
+	addr.State.RecordTraffic(rt, d)
 	pool.ReportRoundTrip(addr, rt)
 }
 

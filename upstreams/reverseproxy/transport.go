@@ -2,6 +2,7 @@ package reverseproxy
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -15,7 +16,9 @@ func init() {
 
 // Transport is Caddy's HTTP transport that also reports the outcome of
 // every round trip to a registry upstream (its status, or the connection
-// error or timeout) to the upstream's passive health checks. It takes every
+// error or timeout, and its duration) to the upstream's passive health
+// checks and to the address's traffic counters (the Admin API's
+// /upstreams/{u}/stats). It takes every
 // option of Caddy's `http` transport, unchanged:
 //
 //	reverse_proxy {
@@ -52,8 +55,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.WithContext(req.Context()) // a shallow copy: the caller's request is not modified
 		req.Host = host
 	}
+	start := time.Now()
 	res, err := t.HTTPTransport.RoundTrip(req)
-	a.reportRoundTrip(req, res, err)
+	a.reportRoundTrip(req, res, err, time.Since(start))
 	return res, err
 }
 

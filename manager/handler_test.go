@@ -1,0 +1,42 @@
+package manager_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
+)
+
+// TestServesPageAndAPI checks the two halves of the handler: the embedded
+// page, with a policy that keeps the browser on the listener's own
+// origin, and the Admin API under /api/ answering as on kong_admin.
+func TestServesPageAndAPI(t *testing.T) {
+	s := startSeed(t)
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := testcaddy.Client.Get(s.manager + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	resp, body := get("/")
+	if resp.StatusCode != 200 || !strings.Contains(body, `<script type="module" src="js/app.js">`) ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "connect-src 'self'") {
+		t.Fatalf("GET /: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), body)
+	}
+	if resp, _ := get("/js/app.js"); resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET /js/app.js: %d %q, want a JavaScript module", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, body = get("/api/upstreams/upstream-example")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"name":"upstream-example"`) || !strings.HasPrefix(resp.Header.Get("Server"), "kong/") {
+		t.Errorf("GET /api/upstreams/upstream-example: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get("/api/nothing"); resp.StatusCode != 404 || body != `{"message":"Not found"}` {
+		t.Errorf("GET /api/nothing: %d %s, want Kong's 404", resp.StatusCode, body)
+	}
+}
