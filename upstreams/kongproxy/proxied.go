@@ -59,7 +59,7 @@ func newProxiedRequest() *proxiedRequest {
 	return p
 }
 
-// responseRequestID is the X-Kong-Request-Id value of the response.
+// responseIDValue is the X-Kong-Request-Id value of the response.
 func (p *proxiedRequest) responseIDValue() []string {
 	return p.values[responseRequestID : responseRequestID+1 : responseRequestID+1]
 }
