@@ -2,7 +2,8 @@
 # Benchmarks and soak of caddy-upstreams against Caddy's static
 # reverse_proxy and nginx, in one run on this machine (see BENCHMARKS.md).
 #
-#   bash bench/run.sh                 # full run: throughput N=2,100,1000; 60 s churn; 10 000 x 10 scale
+#   bash bench/run.sh                 # full run: throughput N=2,100,1000; kong; 60 s churn; 10 000 x 10 scale
+#   bash bench/run.sh --only kong --rounds 5 --duration 5
 #   bash bench/run.sh --quick         # a few minutes: shorter runs, N=2,100, 1 000 upstreams
 #   bash bench/run.sh --only churn --churn-duration 20
 #   bash bench/run.sh --smoke         # ~30 s: every phase once, tiny
@@ -16,6 +17,15 @@
 #               run per round with both Caddys loaded at once; prints
 #               requests/s, p50/p99, the ratios registry/static and
 #               registry/nginx, and each proxy's CPU time per request.
+#   kong        the seed's kong.yaml (two targets, route /api with
+#               strip_path) through kong_proxy, as `make run` serves it,
+#               against the same seed with Caddy's static reverse_proxy and
+#               with nginx, the same upstream headers in all three;
+#               rounds interleaved; plus kong_proxy with 1 000 more routes
+#               and with 1 000 more upstreams (a random one per request);
+#               prints requests/s, the ratios, CPU time per request,
+#               p50/p99. --baseline-caddy BIN adds the seed on another
+#               binary (e.g. main's), for before/after in the same run.
 #   churn       wrk against a registry upstream while the driver adds or
 #               removes a target through the Admin API every 50 ms and kills
 #               (SIGKILL) and restarts one backend; prints non-2xx
@@ -38,7 +48,8 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 DURATION=10 CONNS=64 THREADS=1 ROUNDS=4 NS="2 100 1000"
-CHURN=60 SCALE_UPSTREAMS=10000 SCALE_TARGETS=10 PHASES="throughput churn scale"
+CHURN=60 SCALE_UPSTREAMS=10000 SCALE_TARGETS=10 PHASES="throughput kong churn scale"
+KONG_ROUTES=1000 BASELINE_CADDY=""
 PIN=1 PROFILE=0 ARGS="$*" BENCHTIME=1s
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 BACKEND_PORT=21000 VICTIM_PORT=22990
@@ -55,10 +66,13 @@ Flags:
   --n "LIST"            target counts (default "$NS")
   --churn-duration S    churn soak length (default $CHURN)
   --scale-upstreams U   upstreams of the scale phase (default $SCALE_UPSTREAMS, $SCALE_TARGETS targets each)
-  --only "PHASES"       some of: throughput churn scale
+  --only "PHASES"       some of: throughput kong churn scale
+  --kong-routes K       routes, and upstreams, of the kong phase's large configurations (default $KONG_ROUTES)
+  --baseline-caddy BIN  the kong phase also runs the seed on this Caddy binary (e.g. main's), interleaved
   --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
   --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50
-  --profile             save CPU profiles of both Caddys during the first side-by-side run per N (bench/out/*.cpu.pprof)
+  --profile             save CPU profiles of both Caddys during the first side-by-side run per N, and of
+                        kong_proxy during an extra run before the kong phase's rounds (bench/out/*.cpu.pprof)
   --no-pin              do not pin processes to CPUs
 EOF
 }
@@ -73,6 +87,8 @@ while [[ $# -gt 0 ]]; do
 	--churn-duration) CHURN=$2; shift ;;
 	--scale-upstreams) SCALE_UPSTREAMS=$2; shift ;;
 	--only) PHASES=$2; shift ;;
+	--kong-routes) KONG_ROUTES=$2; shift ;;
+	--baseline-caddy) BASELINE_CADDY=$(realpath "$2"); shift ;;
 	--quick) DURATION=3 ROUNDS=2 NS="2 100" CHURN=10 SCALE_UPSTREAMS=1000 ;;
 	--smoke) DURATION=1 ROUNDS=1 NS=2 CHURN=6 SCALE_UPSTREAMS=50 BENCHTIME=1000x ;;
 	--profile) PROFILE=1 ;;
@@ -188,16 +204,16 @@ ports_free() {
 	done
 }
 
-# caddy_start NAME CADDYFILE: starts Caddy on CPU 0 with its data and
+# caddy_start NAME CADDYFILE [BINARY]: starts Caddy on CPU 0 with its data and
 # config directories under $OUT/data/NAME and waits until every app has
 # started (the http app listens before the upstreams app has applied the
 # declared upstreams); pid in $LAST_PID.
 caddy_start() {
-	local name=$1 conf=$2
+	local name=$1 conf=$2 bin=${3:-$OUT/bin/caddy}
 	rm -rf "$OUT/data/$name"
 	mkdir -p "$OUT/data/$name"
 	start "$name" 0 env XDG_DATA_HOME="$OUT/data/$name" XDG_CONFIG_HOME="$OUT/data/$name" \
-		"$OUT/bin/caddy" run --adapter caddyfile --config "$conf"
+		"$bin" run --adapter caddyfile --config "$conf"
 	wait_line "$OUT/logs/$name.log" '"serving initial configuration"'
 	grep -m1 -o '"msg":"upstreams registry ready"[^}]*' "$OUT/logs/$name.log" >&2 || true
 }
@@ -257,7 +273,15 @@ $(targets_lines "$1" "		to")
 EOF
 }
 
-nginx_conf() { # nginx_conf N
+# nginx_conf N [SERVER_BODY]: nginx with one worker and an upstream "bench"
+# of N targets; SERVER_BODY (default: proxy everything to bench) goes in
+# the server block.
+nginx_conf() {
+	local body=${2:-"		location / {
+			proxy_pass http://bench;
+			proxy_http_version 1.1;
+			proxy_set_header Connection \"\";
+		}"}
 	mkdir -p "$OUT/nginx"
 	cat <<EOF
 worker_processes 1;
@@ -278,11 +302,7 @@ $(targets_lines "$1" "		server" ";")
 	}
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
-		location / {
-			proxy_pass http://bench;
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-		}
+$body
 	}
 }
 EOF
@@ -445,7 +465,235 @@ wait_jobs() {
 	done
 }
 
-# ---- phase 2: churn ----
+# ---- phase 2: kong ----
+
+# kong_yaml ROUTES UPSTREAMS: the seed's kong.yaml (../shared/seed-kong.yaml)
+# with its two targets on the first two backend ports, plus ROUTES more
+# routes of the seed's service (/r0000 … with strip_path) and UPSTREAMS
+# more services, each with its route (/u0000 …) and its upstream of the
+# same two targets.
+kong_yaml() {
+	local routes=$1 ups=$2 i name
+	local targets="    targets:
+      - target: 127.0.0.1:$BACKEND_PORT
+        weight: 100
+      - target: 127.0.0.1:$((BACKEND_PORT + 1))
+        weight: 100"
+	cat <<EOF
+_format_version: "3.0"
+services:
+  - name: Upstream-Example
+    host: upstream-example
+    port: 80
+    protocol: http
+    path: /
+    routes:
+      - name: Upstream-example
+        paths:
+          - /api
+        strip_path: true
+EOF
+	for ((i = 0; i < routes; i++)); do
+		printf '      - name: r%04d\n        paths:\n          - /r%04d\n        strip_path: true\n' "$i" "$i"
+	done
+	for ((i = 0; i < ups; i++)); do
+		printf -v name 'u%04d' "$i"
+		printf '  - name: %s\n    host: %s\n    path: /\n    routes:\n      - name: %s\n        paths:\n          - /%s\n        strip_path: true\n' \
+			"$name" "$name" "$name" "$name"
+	done
+	printf 'upstreams:\n  - name: upstream-example\n    algorithm: round-robin\n%s\n' "$targets"
+	for ((i = 0; i < ups; i++)); do
+		printf '  - name: u%04d\n    algorithm: round-robin\n%s\n' "$i" "$targets"
+	done
+}
+
+# kong_caddyfile NAME PORT ADMIN: Caddy serving NAME's kong.yaml with
+# kong_proxy, as `make run` serves the seed.
+kong_caddyfile() {
+	cat <<EOF
+{
+	admin 127.0.0.1:$3
+	persist_config off
+	upstreams {
+		store bolt $OUT/data/$1/upstreams.db
+		declarative_config $OUT/conf/$1.yaml
+	}
+}
+http://127.0.0.1:$2 {
+	bind 127.0.0.1
+	kong_proxy
+}
+EOF
+}
+
+# kong_static_caddyfile: the seed written for Caddy's static reverse_proxy,
+# sending the headers kong_proxy sends (X-Forwarded-Port, -Path, -Prefix,
+# X-Real-IP, a request id both ways; reverse_proxy adds X-Forwarded-For,
+# -Proto, -Host in both), with the target's host:port as Host, as Kong.
+kong_static_caddyfile() {
+	cat <<EOF
+{
+	admin 127.0.0.1:$STATIC_ADMIN
+	persist_config off
+}
+http://127.0.0.1:$STATIC_PORT {
+	bind 127.0.0.1
+	handle_path /api* {
+		reverse_proxy 127.0.0.1:$BACKEND_PORT 127.0.0.1:$((BACKEND_PORT + 1)) {
+			lb_policy round_robin
+			header_up Host {upstream_hostport}
+			header_up X-Real-IP {client_ip}
+			header_up X-Forwarded-Port {http.request.port}
+			header_up X-Forwarded-Path {http.request.orig_uri.path}
+			header_up X-Forwarded-Prefix /api
+			header_up X-Kong-Request-Id {http.request.uuid}
+			header_down X-Kong-Request-Id {http.request.uuid}
+		}
+	}
+}
+EOF
+}
+
+# kong_nginx_server: the same for nginx (its \$request_id is 32 hex digits,
+# as Kong's; Host stays nginx's default, the upstream block's name).
+kong_nginx_server() {
+	cat <<'EOF'
+		location /api/ {
+			proxy_pass http://bench/;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header X-Real-IP $remote_addr;
+			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+			proxy_set_header X-Forwarded-Proto $scheme;
+			proxy_set_header X-Forwarded-Host $host;
+			proxy_set_header X-Forwarded-Port $server_port;
+			proxy_set_header X-Forwarded-Path $uri;
+			proxy_set_header X-Forwarded-Prefix /api;
+			proxy_set_header X-Kong-Request-Id $request_id;
+			add_header X-Kong-Request-Id $request_id;
+		}
+EOF
+}
+
+# kong_lua PREFIX: a wrk script asking for /<PREFIX><random 0000-0999>/get.
+kong_lua() {
+	cat <<EOF
+math.randomseed(os.time())
+request = function()
+	return wrk.format(nil, string.format("/$1%04d/get", math.random(0, $((KONG_ROUTES - 1)))))
+end
+EOF
+}
+
+# phase_kong: the seed the Kong way (kong_proxy, as `make run`) against
+# the same seed with Caddy's static reverse_proxy and with nginx, the same
+# two backends and upstream headers, in interleaved rounds; plus kong_proxy
+# with KONG_ROUTES more routes and with KONG_ROUTES more upstreams (a
+# random one per request), and optionally a baseline Caddy binary with the
+# seed (--baseline-caddy), so that before/after come from the same run.
+phase_kong() {
+	log "kong: seed through kong_proxy, static reverse_proxy, nginx; $KONG_ROUTES routes, $KONG_ROUTES upstreams"
+	kong_yaml 0 0 >"$OUT/conf/kong.yaml"
+	kong_yaml "$KONG_ROUTES" 0 >"$OUT/conf/kong-routes.yaml"
+	kong_yaml 0 "$KONG_ROUTES" >"$OUT/conf/kong-upstreams.yaml"
+	cp "$OUT/conf/kong.yaml" "$OUT/conf/kong-base.yaml"
+	kong_lua r >"$OUT/conf/kong-routes.lua"
+	kong_lua u >"$OUT/conf/kong-upstreams.lua"
+	kong_static_caddyfile >"$OUT/conf/kong-static.caddyfile"
+	nginx_conf 2 "$(kong_nginx_server)" >"$OUT/conf/kong-nginx.conf"
+	local -A port=([kong]=18083 [kong-routes]=18084 [kong-upstreams]=18085 [kong-base]=18086 [static]=$STATIC_PORT [nginx]=$NGINX_PORT)
+	local -A admin=([kong]=12021 [kong-routes]=12022 [kong-upstreams]=12023 [kong-base]=12024)
+	local -A lua=([kong-routes]=$OUT/conf/kong-routes.lua [kong-upstreams]=$OUT/conf/kong-upstreams.lua)
+	local -A pids
+	local systems="kong static nginx" sys r order
+	[[ -n $BASELINE_CADDY ]] && systems+=" kong-base"
+	systems+=" kong-routes kong-upstreams"
+	ports_free "${port[@]}" "${admin[@]}"
+	backend_start backend-kong "$BACKEND_PORT" 2
+	for sys in kong kong-routes kong-upstreams kong-base; do
+		[[ $sys == kong-base && -z $BASELINE_CADDY ]] && continue
+		kong_caddyfile "$sys" "${port[$sys]}" "${admin[$sys]}" >"$OUT/conf/$sys.caddyfile"
+		caddy_start "$sys" "$OUT/conf/$sys.caddyfile" "$([[ $sys == kong-base ]] && echo "$BASELINE_CADDY")"
+		pids[$sys]=$LAST_PID
+	done
+	caddy_start static "$OUT/conf/kong-static.caddyfile"
+	pids[static]=$LAST_PID
+	start nginx 0 nginx -c "$OUT/conf/kong-nginx.conf" -p "$OUT/nginx"
+	pids[nginx]=$LAST_PID
+	local -A url
+	for sys in $systems; do
+		url[$sys]=http://127.0.0.1:${port[$sys]}/api/get
+		wait_http "${url[$sys]}"
+		wrk_run "$OUT/raw/warmup-kong-$sys.txt" 2 "${url[$sys]}" ${lua[$sys]:+-s "${lua[$sys]}"}
+	done
+	ROUNDS_FILE=$OUT/raw/kong.txt
+	: >"$ROUNDS_FILE"
+	declare -gA TICKS0
+	local reversed
+	reversed=$(echo "$systems" | tr ' ' '\n' | tac | tr '\n' ' ')
+	for ((r = 1; r <= ROUNDS; r++)); do
+		order=$systems
+		((r % 2 == 0)) && order=$reversed
+		if [[ $PROFILE -eq 1 && $r -eq 1 ]]; then
+			curl -s -o "$OUT/kong.cpu.pprof" "http://127.0.0.1:${admin[kong]}/debug/pprof/profile?seconds=$DURATION" &
+			wrk_run "$OUT/raw/wrk-kong-profile.txt" "$DURATION" "${url[kong]}"
+			wait_jobs
+		fi
+		for sys in $order; do
+			TICKS0[$sys]=$(cpu_ticks "${pids[$sys]}")
+			wrk_run "$OUT/raw/wrk-kong-$sys-$r.txt" "$DURATION" "${url[$sys]}" ${lua[$sys]:+-s "${lua[$sys]}"}
+			measured "$OUT/raw/wrk-kong-$sys-$r.txt" "$r" "${pids[$sys]}" "$sys"
+		done
+	done
+	cleanup
+	result ""
+	result "## Kong: the seed's kong.yaml through kong_proxy against static reverse_proxy and nginx; wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds interleaved"
+	result ""
+	result "Two backend targets, round-robin, the same upstream headers in all three (X-Forwarded-*, X-Real-IP, a request id)."
+	result "Ratios: median (min–max) of the per-round ratios. CPU: the proxy's user+system time per request (/proc)."
+	result "$KONG_ROUTES routes / $KONG_ROUTES upstreams: kong_proxy with that many more routes (or services, routes and"
+	result "upstreams), a random one per request (wrk Lua); compared with kong_proxy on the seed alone."
+	result ""
+	# fields: system round rps p50 p99 non2xx socket_errors requests cpu_ticks
+	awk -v hz="$(getconf CLK_TCK)" -v order="$systems" -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN"'
+	{
+		rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err[$1] += $6 + $7
+		reqs[$1] += $8; ticks[$1] += $9; round[$1, $2] = $3; cpur[$1, $2] = $8 ? $9 / $8 : 0
+		if ($2 + 0 > rounds) rounds = $2 + 0
+	}
+	function ratio(a, b, cpu,    r, v, m) {
+		for (r = 1; r <= rounds; r++) v[r] = cpu ? (cpur[a, r] ? cpur[b, r] / cpur[a, r] : 0) : (round[b, r] ? round[a, r] / round[b, r] : 0)
+		m = median(v, rounds)
+		return sprintf("%.3f (%.3f–%.3f)", m, lo, hi)
+	}
+	BEGIN {
+		name["kong"] = "kong_proxy, seed"; name["static"] = "static reverse_proxy"; name["nginx"] = "nginx"
+		name["kong-base"] = "kong_proxy, seed, baseline binary"
+		name["kong-routes"] = "kong_proxy, +" nroutes " routes"; name["kong-upstreams"] = "kong_proxy, +" nroutes " upstreams"
+	}
+	END {
+		print "| proxy | req/s | / static (median) | / kong_proxy seed | CPU µs/request | static CPU / its CPU (median) | p50 µs | p99 µs | errors |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		n = split(order, sys, " ")
+		for (i = 1; i <= n; i++) {
+			s = sys[i]
+			printf "| %s | %.0f | %s | %s | %.1f | %s | %.0f | %.0f | %d |\n", name[s], rps[s] / c[s],
+				ratio(s, "static", 0), s == "kong" ? "" : ratio(s, "kong", 0), ticks[s] / hz / reqs[s] * 1e6,
+				ratio(s, "static", 1), p50[s] / c[s], p99[s] / c[s], err[s]
+		}
+		print ""
+		printf "- **kong_proxy / static reverse_proxy: %s** req/s over %d rounds (goal ≥ 0.95); CPU per request static/kong_proxy %s\n", ratio("kong", "static", 0), rounds, ratio("kong", "static", 1)
+		printf "- kong_proxy / nginx: %s; CPU per request nginx/kong_proxy %s\n", ratio("kong", "nginx", 0), ratio("kong", "nginx", 1)
+		if ("kong-base" in rps) printf "- kong_proxy / baseline binary: %s req/s; CPU per request baseline/this %s\n", ratio("kong", "kong-base", 0), ratio("kong", "kong-base", 1)
+		printf "- +%d routes / seed: %s req/s, CPU per request seed/this %s; +%d upstreams / seed: %s req/s, CPU %s\n",
+			nroutes, ratio("kong-routes", "kong", 0), ratio("kong-routes", "kong", 1), nroutes, ratio("kong-upstreams", "kong", 0), ratio("kong-upstreams", "kong", 1)
+	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
+	local errors
+	errors=$(awk '{ e += $6 + $7 } END { print e + 0 }' "$ROUNDS_FILE")
+	[[ $errors -eq 0 ]] || failed "kong: $errors non-2xx responses or socket errors"
+}
+
+# ---- phase 3: churn ----
 
 phase_churn() {
 	log "churn soak ${CHURN}s"
@@ -500,7 +748,7 @@ EOF
 	grep -q ' 0 failed operations' "$OUT/logs/driver.log" || failed "churn: Admin API operations failed"
 }
 
-# ---- phase 3: scale ----
+# ---- phase 4: scale ----
 
 phase_scale() {
 	log "scale: $SCALE_UPSTREAMS upstreams x $SCALE_TARGETS targets"

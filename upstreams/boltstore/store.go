@@ -91,6 +91,7 @@ func (s *Store) Load(ctx context.Context) ([]upstreams.Record, error) {
 			})
 		})
 	})
+	unmapPages(s.db)
 	return out, err
 }
 
@@ -99,6 +100,7 @@ func (s *Store) Apply(ctx context.Context, batch upstreams.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer unmapPages(s.db)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, ref := range batch.Delete {
 			if err := deleteRecord(tx, ref.Kind, ref.ID); err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -32,6 +31,7 @@ type Handler struct {
 
 	table   *routeTable
 	proxies *proxies
+	ports   *portTexts
 	logger  *zap.Logger
 }
 
@@ -53,6 +53,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	reg := app.(*upstreams.App).Registry()
 	h.proxies = newProxies(ctx, reg, h.logger)
+	h.ports = new(portTexts)
 	h.table = newRouteTable(reg, h.logger, h.proxies.sync)
 	return nil
 }
@@ -71,40 +72,40 @@ func (h *Handler) Cleanup() error {
 // ServeHTTP routes and proxies the request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	c := h.table.get()
-	req := routing.NewRequest(r, localPort(r))
-	m := c.router.Match(&req)
-	if m == nil && h.Fallthrough {
-		return next.ServeHTTP(w, r)
-	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	requestID := strings.ReplaceAll(repl.ReplaceAll("{http.request.uuid}", ""), "-", "")
-	repl.Set("kong.request_id", requestID)
-	w.Header().Set(requestIDHeader, requestID)
-	if m == nil {
-		writeKongError(w, http.StatusNotFound, msgNoRoute, requestID)
+	port := localPort(r)
+	req := routing.NewRequest(r, port)
+	p := newProxiedRequest()
+	if !c.router.Find(&req, &p.match) {
+		if h.Fallthrough {
+			return next.ServeHTTP(w, r)
+		}
+		h.publish(w, r, p)
+		writeKongError(w, http.StatusNotFound, msgNoRoute, p.requestID)
 		return nil
 	}
+	h.publish(w, r, p)
+	m := &p.match
 	if m.Route.HTTPSOnly() && forwardedProto(r) != "https" {
-		redirectToHTTPS(w, r, m.Route.HTTPSRedirectStatusCode, requestID)
+		redirectToHTTPS(w, r, m.Route.HTTPSRedirectStatusCode, p.requestID)
 		return nil
 	}
 	svc := c.gateway.Services[m.Route.Service]
 	if svc == nil {
-		writeKongError(w, http.StatusServiceUnavailable, msgNoService, requestID)
+		writeKongError(w, http.StatusServiceUnavailable, msgNoService, p.requestID)
 		return nil
 	}
+	p.service = svc
 	sp, err := h.proxies.get(svc)
 	if err != nil {
 		h.logger.Error("no proxy for the service", zap.String("service", svc.ID), zap.Error(err))
-		writeKongError(w, http.StatusInternalServerError, msgUnexpected, requestID)
+		writeKongError(w, http.StatusInternalServerError, msgUnexpected, p.requestID)
 		return nil
 	}
-	setPlaceholders(repl, m, svc)
-	out := upstreamRequest(r, &req, m, svc, requestID)
-	caddyhttp.SetVar(r.Context(), upstreamHostVar, h.upstreamHost(r, m, svc, sp.viaUpstream))
-	sw := &startedWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-	err = sp.handler.ServeHTTP(sw, out, next)
-	if err != nil && answerProxyError(sw, err, requestID) {
+	p.plan(r, &req, h.ports.text(port))
+	caddyhttp.SetVar(r.Context(), proxiedVar, p)
+	sw := &startedWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err = sp.handler.ServeHTTP(sw, r, next)
+	if err != nil && answerProxyError(sw, err, p.requestID) {
 		h.logger.Error("proxying failed", zap.String("service", svc.ID), zap.String("route", m.Route.ID),
 			zap.String("uri", r.RequestURI), zap.Error(err))
 		return nil
@@ -112,40 +113,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return err
 }
 
-// upstreamHost decides the Host header sent upstream (see upstreamHost).
-func (h *Handler) upstreamHost(r *http.Request, m *routing.Match, svc *upstreams.Service, viaUpstream bool) *upstreamHost {
-	if m.Route.PreserveHost {
-		return &upstreamHost{preserved: r.Host}
-	}
-	if viaUpstream {
-		if pool := h.proxies.registry.Pool(svc.Host); pool != nil && pool.Upstream.HostHeader != nil {
-			return &upstreamHost{name: *pool.Upstream.HostHeader}
-		}
-	}
-	return &upstreamHost{}
-}
-
-// setPlaceholders publishes the match for logs and later handlers:
-// {kong.route.id}, {kong.route.name}, {kong.service.id},
-// {kong.service.name} and the regex path's captures as
-// {kong.uri_captures.<n>} and {kong.uri_captures.<name>}, and also as
-// {http.regexp.<n>} and {http.regexp.<name>} (Caddy's regexp matchers'
-// names), where an upstream's hash_on uri_capture reads them, so Kong's
-// hash_on_uri_capture names a group of the route's regex as in Kong.
-func setPlaceholders(repl *caddy.Replacer, m *routing.Match, svc *upstreams.Service) {
-	repl.Set("kong.route.id", m.Route.ID)
-	repl.Set("kong.route.name", m.Route.Name)
-	repl.Set("kong.service.id", svc.ID)
-	repl.Set("kong.service.name", svc.NameOrEmpty())
-	for i, v := range m.Captures {
-		keys := []string{strconv.Itoa(i)}
-		if name := m.CaptureNames[i]; name != "" {
-			keys = append(keys, name)
-		}
-		for _, k := range keys {
-			repl.Set("kong.uri_captures."+k, v)
-			repl.Set("http.regexp."+k, v)
-		}
+// publish gives the request's id to the client (X-Kong-Request-Id) and
+// its placeholders to logs and later handlers; they are worked out only
+// if read.
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request, p *proxiedRequest) {
+	w.Header()[requestIDHeader] = p.responseIDValue()
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Map(p.placeholder)
 	}
 }
 

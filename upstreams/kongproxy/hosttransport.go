@@ -13,62 +13,53 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
 )
 
-// upstreamHostVar is the request variable holding the Host header to send
-// upstream (an *upstreamHost).
-const upstreamHostVar = "kong_proxy.upstream_host"
-
 // targetHostPlaceholder is where the registry source leaves, per attempt,
 // the name Kong sends for the picked address (the upstream's host_header,
 // the SRV name with use_srv_name, else the target's hostname).
 const targetHostPlaceholder = "upstreams.host"
 
-// upstreamHost decides the Host header of the proxied request, as Kong
-// does (set_host_header): the client's Host with preserve_host; else a
-// name (the upstream's host_header, else the target's hostname, else the
-// address being dialled) followed by the port unless it is the
-// protocol's default.
-type upstreamHost struct {
-	preserved string // the client's Host, with preserve_host
-	name      string // the upstream's host_header, if any
-}
-
-// hostTransport is the registry transport that also sets the Host header
-// decided by the handler. It runs per attempt, after reverse_proxy chose
-// the address, so a retry to another target gets that target's host.
+// hostTransport is the registry transport that also applies what
+// kong_proxy decided for the request (its path, Kong's headers, and the
+// Host header, as Kong's set_host_header). It runs per attempt, after
+// reverse_proxy chose the address, so a retry to another target gets that
+// target's host.
 type hostTransport struct {
 	*reverseproxy.Transport
 	defaultPort string
 }
 
-// RoundTrip sets the Host header, proxies, and adds Kong's
+// RoundTrip applies kong_proxy's decisions, proxies, and adds Kong's
 // X-Kong-Upstream-Latency to the response: whole milliseconds from
 // sending the request to receiving the response headers.
 func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if h, ok := caddyhttp.GetVar(req.Context(), upstreamHostVar).(*upstreamHost); ok {
-		req.Host = t.host(req, h)
+	if p, ok := caddyhttp.GetVar(req.Context(), proxiedVar).(*proxiedRequest); ok {
+		p.apply(req)
+		req.Host = t.host(req, p.preservedHost)
 	}
 	start := time.Now()
 	res, err := t.Transport.RoundTrip(req)
 	if res != nil {
-		res.Header.Set("X-Kong-Upstream-Latency", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+		res.Header["X-Kong-Upstream-Latency"] = []string{strconv.FormatInt(time.Since(start).Milliseconds(), 10)}
 	}
 	return res, err
 }
 
-// host is the Host header for this attempt.
-func (t *hostTransport) host(req *http.Request, h *upstreamHost) string {
-	if h.preserved != "" {
-		return h.preserved
+// host is the Host header for this attempt: the client's with
+// preserve_host; else the name the registry source chose for the picked
+// address (the upstream's host_header, else the target's hostname), else
+// the address dialled, followed by the port unless it is the protocol's
+// default.
+func (t *hostTransport) host(req *http.Request, preserved string) string {
+	if preserved != "" {
+		return preserved
 	}
 	dialHost, port, err := net.SplitHostPort(req.URL.Host)
 	if err != nil {
 		return req.URL.Host
 	}
-	name := h.name
-	if name == "" {
-		if repl, ok := req.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			name, _ = repl.GetString(targetHostPlaceholder)
-		}
+	name := ""
+	if repl, ok := req.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		name, _ = repl.GetString(targetHostPlaceholder)
 	}
 	if name == "" {
 		name = dialHost

@@ -60,7 +60,7 @@ var upstreamErrorMessages = map[int]string{
 // startedWriter records whether the response has begun, so a proxying
 // error can still be answered with Kong's body when nothing was written.
 type startedWriter struct {
-	*caddyhttp.ResponseWriterWrapper
+	caddyhttp.ResponseWriterWrapper
 	started bool
 }
 

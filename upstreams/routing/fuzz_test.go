@@ -27,9 +27,10 @@ func FuzzMatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, method, host, path, header string) {
 		h, port := SplitHostPort(host)
 		req := &Request{Method: method, Host: h, Port: port, Path: NormalizePath(path), Headers: http.Header{"X-A": {header}}}
-		got, want := rt.Match(req), rt.matchAll(req)
-		if (got == nil) != (want == nil) || got != nil && got.Route != want.Route {
-			t.Fatalf("%s %s%s: indexed match %v, full scan %v", method, host, path, got, want)
+		var all Match
+		got, found := rt.Match(req), rt.findAll(req, &all)
+		if (got != nil) != found || got != nil && got.Route != all.Route {
+			t.Fatalf("%s %s%s: indexed match %v, full scan %v (%v)", method, host, path, got, all, found)
 		}
 	})
 }

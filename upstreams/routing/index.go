@@ -60,6 +60,16 @@ const maxCandidateLists = 32
 
 // Match returns the highest-priority route matching req, or nil.
 func (rt *Router) Match(req *Request) *Match {
+	m := new(Match)
+	if !rt.Find(req, m) {
+		return nil
+	}
+	return m
+}
+
+// Find is Match without an allocation: it fills m with the
+// highest-priority route matching req and reports whether there was one.
+func (rt *Router) Find(req *Request, m *Match) bool {
 	var buf [maxCandidateLists][]int
 	lists := append(buf[:0], rt.byHost[req.Host], rt.others)
 	for _, l := range rt.lengths {
@@ -68,7 +78,7 @@ func (rt *Router) Match(req *Request) *Match {
 		}
 		if c, ok := rt.byPrefix[req.Path[:l]]; ok {
 			if len(lists) == maxCandidateLists {
-				return rt.matchAll(req)
+				return rt.findAll(req, m)
 			}
 			lists = append(lists, c)
 		}
@@ -82,22 +92,22 @@ func (rt *Router) Match(req *Request) *Match {
 			}
 		}
 		if best < 0 {
-			return nil
+			return false
 		}
 		i := lists[best][0]
 		lists[best] = lists[best][1:]
-		if m, ok := rt.entries[i].match(req); ok {
-			return m
+		if rt.entries[i].match(req, m) {
+			return true
 		}
 	}
 }
 
-// matchAll tries every entry in priority order.
-func (rt *Router) matchAll(req *Request) *Match {
+// findAll tries every entry in priority order.
+func (rt *Router) findAll(req *Request, m *Match) bool {
 	for i := range rt.entries {
-		if m, ok := rt.entries[i].match(req); ok {
-			return m
+		if rt.entries[i].match(req, m) {
+			return true
 		}
 	}
-	return nil
+	return false
 }

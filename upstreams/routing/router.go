@@ -157,35 +157,37 @@ func groupPaths(paths []string) [][]string {
 	return groups
 }
 
-// match tries one entry; the cheap conditions come first.
-func (e *entry) match(req *Request) (*Match, bool) {
+// match tries one entry and fills m when it matches; the cheap
+// conditions come first.
+func (e *entry) match(req *Request, m *Match) bool {
 	if len(e.methods) > 0 && !contains(e.methods, req.Method) {
-		return nil, false
+		return false
 	}
 	if len(e.hosts) > 0 && !e.matchHost(req) {
-		return nil, false
+		return false
 	}
 	if len(e.snis) > 0 && req.HTTPS && !contains(e.snis, req.SNI) {
-		return nil, false
+		return false
 	}
 	for i := range e.headers {
 		if !e.headers[i].match(req.Headers) {
-			return nil, false
+			return false
 		}
 	}
 	if len(e.paths) == 0 {
-		return &Match{Route: e.route}, true
+		*m = Match{Route: e.route}
+		return true
 	}
 	for i := range e.paths {
 		if matched, groups, ok := e.paths[i].match(req.Path); ok {
-			m := &Match{Route: e.route, MatchedPath: matched}
+			*m = Match{Route: e.route, MatchedPath: matched}
 			if groups != nil {
 				m.Captures, m.CaptureNames = captures(req.Path, groups), e.paths[i].re.SubexpNames()
 			}
-			return m, true
+			return true
 		}
 	}
-	return nil, false
+	return false
 }
 
 func (e *entry) matchHost(req *Request) bool {
