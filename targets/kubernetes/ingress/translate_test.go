@@ -20,7 +20,7 @@ func ptr[T any](v T) *T { return &v }
 func echoService(anns map[string]string) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "testing", Name: "echo", UID: "svc-uid", Annotations: anns},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(1027), Protocol: corev1.ProtocolTCP}}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(1027), Protocol: corev1.ProtocolTCP}}},
 	}
 }
 

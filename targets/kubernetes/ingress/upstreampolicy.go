@@ -59,13 +59,13 @@ type Healthchecks struct {
 
 // ActiveHealthcheck configures probes.
 type ActiveHealthcheck struct {
-	Type                   *string             `json:"type,omitempty"`
-	Concurrency            *int                `json:"concurrency,omitempty"`
-	Headers                map[string][]string `json:"headers,omitempty"`
-	HTTPPath               *string             `json:"httpPath,omitempty"`
-	HTTPSSNI               *string             `json:"httpsSni,omitempty"`
-	HTTPSVerifyCertificate *bool               `json:"httpsVerifyCertificate,omitempty"`
-	Timeout                *int                `json:"timeout,omitempty"`
+	Type                   *string               `json:"type,omitempty"`
+	Concurrency            *int                  `json:"concurrency,omitempty"`
+	Headers                map[string][]string   `json:"headers,omitempty"`
+	HTTPPath               *string               `json:"httpPath,omitempty"`
+	HTTPSSNI               *string               `json:"httpsSni,omitempty"`
+	HTTPSVerifyCertificate *bool                 `json:"httpsVerifyCertificate,omitempty"`
+	Timeout                *int                  `json:"timeout,omitempty"`
 	Healthy                *HealthcheckHealthy   `json:"healthy,omitempty"`
 	Unhealthy              *HealthcheckUnhealthy `json:"unhealthy,omitempty"`
 }
