@@ -136,6 +136,10 @@ func (w *watcher) addPolicyInformers(ctx context.Context, logger *zap.Logger) er
 			"konghq.com/upstream-policy annotations are reported and ignored (restart the watch after installing it)")
 		return nil
 	}
+	if apierrors.IsForbidden(err) {
+		logger.Warn("listing KongUpstreamPolicies is forbidden; konghq.com/upstream-policy annotations are reported and ignored", zap.Error(err))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("listing KongUpstreamPolicies: %w", err)
 	}
@@ -184,12 +188,12 @@ func (w *watcher) run(ctx context.Context, c *Controller, reg *upstreams.Registr
 	}
 	var synced []<-chan struct{}
 	for _, inf := range w.all() {
-		reg, err := inf.AddEventHandler(handler)
+		h, err := inf.AddEventHandler(handler)
 		if err != nil {
 			cancel()
 			return err
 		}
-		synced = append(synced, reg.HasSyncedChecker().Done())
+		synced = append(synced, h.HasSyncedChecker().Done())
 	}
 	stopped := make(chan struct{})
 	go func() {
