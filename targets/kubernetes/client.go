@@ -18,14 +18,13 @@ import (
 )
 
 // client is what the source needs of the Kubernetes API: the
-// EndpointSlices of a namespace. Production uses restClient; tests inject
-// client-go's fake clientset (export_test.go).
+// EndpointSlices of a namespace (restClient).
 type client interface {
 	endpointSlices(namespace string) endpointSlices
 }
 
-// endpointSlices lists and watches EndpointSlices. client-go's typed
-// EndpointSliceInterface (and its fake) has these methods.
+// endpointSlices lists and watches EndpointSlices, as client-go's typed
+// EndpointSliceInterface does.
 type endpointSlices interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*discoveryv1.EndpointSliceList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
@@ -119,10 +118,6 @@ func (s namespacedSlices) request(opts metav1.ListOptions) *rest.Request {
 	return s.rc.Get().Namespace(s.namespace).Resource("endpointslices").
 		VersionedParams(&opts, parameterCodec).Timeout(timeout)
 }
-
-// clientFor builds the source's client; tests replace it to inject
-// client-go's fake clientset (see export_test.go).
-var clientFor = newClient
 
 // newEndpointSliceInformer returns an informer over the EndpointSlices of
 // one Service: those of the namespace labelled

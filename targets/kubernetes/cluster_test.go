@@ -3,7 +3,7 @@ package kubernetes_test
 import (
 	"context"
 	"fmt"
-	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,34 +11,41 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
-	"github.com/caddy-upstreams/caddy-upstreams/targets/kubernetes"
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testk8s"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
-func TestMain(m *testing.M) { testcaddy.Main(m) }
+// TestMain runs the tests inside the private network namespace of the
+// real control plane (internal/testk8s), with Caddy's directories in a
+// temporary directory.
+func TestMain(m *testing.M) {
+	cleanup := testcaddy.Setup()
+	code := testk8s.Main(m)
+	cleanup()
+	os.Exit(code)
+}
 
-// Namespace and Service the tests watch.
+// Names of the workload the tests watch, and the port its pods listen on.
 const (
-	testNamespace = "shop"
-	testService   = "web"
+	testService = "web"
+	podPort     = 8080
 )
 
 // sourceConfig proxies to the upstream "web" whose targets come from the
-// Service shop/web, port "http". {FIELDS} takes more upstream fields, each
-// on a line of its own (see fields).
+// Service {NS}/web, port "http", through the plane's kubeconfig. {FIELDS}
+// takes more upstream fields, each on a line of its own (see fields).
 const sourceConfig = `{` + testcaddy.GlobalOptions + `
 	upstreams {
 		store bolt {DB}
 		upstream web {{FIELDS}
 			source kubernetes {
-				namespace shop
+				namespace {NS}
 				service web
 				port http
+				kubeconfig {KUBECONFIG}
 			}
 		}
 	}
@@ -51,89 +58,99 @@ http://127.0.0.1:{HTTP} {
 }
 `
 
-// cluster is client-go's fake clientset standing in for the API server,
-// with real backends on loopback addresses standing in for the pods.
+// workload is a Deployment and its Service, as a user applies them: pods
+// labelled app=<name> listening on podPort, a Service port "http" (80)
+// targeting it. {DELAY} is how long a deleted pod keeps terminating.
+const workload = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {NAME}, namespace: {NS}}
+spec:
+  replicas: {REPLICAS}
+  selector: {matchLabels: {app: {NAME}}}
+  template:
+    metadata:
+      labels: {app: {NAME}}
+      annotations: {"` + testk8s.PodDeleteDelayAnnotation + `": "{DELAY}"}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/{NAME}:1
+        ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: {NAME}, namespace: {NS}}
+spec:
+  selector: {app: {NAME}}
+  ports: [{name: http, port: 80, targetPort: http}]
+`
+
+// cluster is the real control plane with a namespace of the test's own.
 type cluster struct {
-	t      *testing.T
-	client *fake.Clientset
-	port   int // every pod's port, as in a Deployment
+	t     *testing.T
+	plane *testk8s.Plane
+	ns    string
 }
 
-// newCluster injects a fake clientset into the kubernetes sources that
-// the test provisions.
+// newCluster starts (or reuses) the plane and makes the test's namespace.
 func newCluster(t *testing.T) *cluster {
-	client := fake.NewClientset()
-	kubernetes.UseFakeClient(t, client)
-	return &cluster{t: t, client: client, port: testcaddy.FreePort(t)}
+	p := testk8s.Start(t)
+	return &cluster{t: t, plane: p, ns: p.NewNamespace(t)}
 }
 
-// pod starts a backend at 127.0.0.<n>:port.
-func (k *cluster) pod(name string, n int) *testcaddy.Backend {
-	return testcaddy.StartBackendAt(k.t, name, fmt.Sprintf("127.0.0.%d:%d", n, k.port))
-}
-
-// endpoint is one endpoint of an EndpointSlice, as the EndpointSlice
-// controller writes it for a pod.
-type endpoint struct {
-	pod                         *testcaddy.Backend
-	ready, serving, terminating bool
-}
-
-func ready(b *testcaddy.Backend) endpoint { return endpoint{pod: b, ready: true, serving: true} }
-
-// terminating is a pod shutting down that still serves (its readiness
-// probe passes during the grace period).
-func terminating(b *testcaddy.Backend) endpoint {
-	return endpoint{pod: b, serving: true, terminating: true}
-}
-
-func notReady(b *testcaddy.Backend) endpoint { return endpoint{pod: b} }
-
-// slice builds an EndpointSlice of a Service with the port "http".
-func (k *cluster) slice(name, service string, eps ...endpoint) *discoveryv1.EndpointSlice {
-	portName, port := "http", int32(k.port)
-	sl := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNamespace,
-			Labels: map[string]string{discoveryv1.LabelServiceName: service}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
-	}
-	for _, e := range eps {
-		host, _, _ := net.SplitHostPort(e.pod.Addr)
-		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
-			Addresses:  []string{host},
-			Conditions: discoveryv1.EndpointConditions{Ready: &e.ready, Serving: &e.serving, Terminating: &e.terminating},
-			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: testNamespace, Name: e.pod.Name},
-		})
-	}
-	return sl
-}
-
-// create adds an EndpointSlice to the fake cluster.
-func (k *cluster) create(sl *discoveryv1.EndpointSlice) {
+// deploy applies a workload with that many replicas and delete delay, and
+// waits until its pods are Ready.
+func (k *cluster) deploy(name string, replicas int, deleteDelay time.Duration) []corev1.Pod {
 	k.t.Helper()
-	if _, err := k.client.DiscoveryV1().EndpointSlices(testNamespace).Create(context.Background(), sl, metav1.CreateOptions{}); err != nil {
+	k.plane.Apply(k.t, strings.NewReplacer("{NAME}", name, "{NS}", k.ns, "{REPLICAS}", fmt.Sprint(replicas),
+		"{DELAY}", deleteDelay.String()).Replace(workload))
+	return k.plane.WaitReadyPods(k.t, k.ns, "app="+name, replicas)
+}
+
+// serve runs pod servers for a workload's pods.
+func (k *cluster) serve(name string) *testk8s.PodServers {
+	return k.plane.ServePods(k.t, k.ns, "app="+name, podPort)
+}
+
+// deletePod deletes a pod as `kubectl delete pod --wait=false` does and
+// returns when the API accepted it.
+func (k *cluster) deletePod(name string) time.Time {
+	k.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := k.plane.Client.CoreV1().Pods(k.ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		k.t.Fatal(err)
 	}
+	return time.Now()
 }
 
-// update replaces an EndpointSlice, as the EndpointSlice controller does
-// when a Deployment scales, and returns when it did.
-func (k *cluster) update(sl *discoveryv1.EndpointSlice) time.Time {
+// failReadiness sets a pod's Ready condition to False, as the kubelet does
+// when a readiness probe fails: its endpoint stays in the slice, not ready.
+func (k *cluster) failReadiness(pod corev1.Pod) {
 	k.t.Helper()
-	at := time.Now()
-	if _, err := k.client.DiscoveryV1().EndpointSlices(testNamespace).Update(context.Background(), sl, metav1.UpdateOptions{}); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+			pod.Status.Conditions[i].Status = corev1.ConditionFalse
+		}
+	}
+	if _, err := k.plane.Client.CoreV1().Pods(k.ns).UpdateStatus(ctx, &pod, metav1.UpdateOptions{}); err != nil {
 		k.t.Fatal(err)
 	}
-	return at
 }
 
 // startCaddy loads sourceConfig with the given extra upstream fields.
-func startCaddy(t *testing.T, lines ...string) *testcaddy.Caddy {
-	t.Helper()
-	c := testcaddy.New(t)
-	c.Load(t, sourceConfig, "{DB}", filepath.Join(t.TempDir(), "registry.db"), "{FIELDS}", fields(lines...))
+func (k *cluster) startCaddy(lines ...string) *testcaddy.Caddy {
+	k.t.Helper()
+	c := testcaddy.New(k.t)
+	c.Load(k.t, k.config(), "{DB}", filepath.Join(k.t.TempDir(), "registry.db"), "{FIELDS}", fields(lines...))
 	return c
+}
+
+// config is sourceConfig for the test's namespace and the plane.
+func (k *cluster) config() string {
+	return strings.NewReplacer("{NS}", k.ns, "{KUBECONFIG}", k.plane.Kubeconfig).Replace(sourceConfig)
 }
 
 // fields renders upstream fields for sourceConfig's {FIELDS}.
@@ -161,21 +178,32 @@ func targetWeights() string {
 	return strings.Join(out, " ")
 }
 
-// want renders backends with a weight as targetWeights does.
-func want(weight int, backends ...*testcaddy.Backend) string {
-	out := make([]string, len(backends))
-	for i, b := range backends {
-		out[i] = fmt.Sprintf("%s=%d", b.Addr, weight)
+// want renders pods with a weight as targetWeights does.
+func want(weight int, pods ...corev1.Pod) string {
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = fmt.Sprintf("%s:%d=%d", p.Status.PodIP, podPort, weight)
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")
 }
 
-// waitTargets waits (5 s at most) until the registry's targets of "web"
+// wantMixed renders ready pods at weight 100 and terminating ones at 0, as
+// targetWeights does.
+func wantMixed(ready, terminating []corev1.Pod) string {
+	all := strings.Fields(want(100, ready...) + " " + want(0, terminating...))
+	sort.Strings(all)
+	return strings.Join(all, " ")
+}
+
+// addr is a pod's target address.
+func addr(p corev1.Pod) string { return fmt.Sprintf("%s:%d", p.Status.PodIP, podPort) }
+
+// waitTargets waits (30 s at most) until the registry's targets of "web"
 // are expected, and returns how long that took from since.
 func waitTargets(t *testing.T, since time.Time, expected string) time.Duration {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := targetWeights()
 		if got == expected {
@@ -184,26 +212,48 @@ func waitTargets(t *testing.T, since time.Time, expected string) time.Duration {
 		if time.Now().After(deadline) {
 			t.Fatalf("registry targets of %s: %q, want %q", testService, got, expected)
 		}
-		time.Sleep(500 * time.Microsecond)
+		time.Sleep(time.Millisecond)
 	}
 }
 
-// proxy sends n sequential requests through Caddy and fails on any
-// answer but 200.
-func proxy(t *testing.T, c *testcaddy.Caddy, n int) {
+// proxy sends n sequential requests through Caddy, fails on any answer
+// but 200, and counts the answers by pod name.
+func proxy(t *testing.T, c *testcaddy.Caddy, n int) map[string]int {
 	t.Helper()
+	got := map[string]int{}
 	for i := 0; i < n; i++ {
-		if status, body := c.Get(t, "/"); status != 200 {
-			t.Fatalf("request %d: status %d, body %q", i, status, body)
-		}
+		got[podOf(t, c, "/")]++
 	}
+	return got
 }
 
-// hits returns the backends' hit counts and resets nothing.
-func hits(backends ...*testcaddy.Backend) []int64 {
-	out := make([]int64, len(backends))
-	for i, b := range backends {
-		out[i] = b.Hits.Load()
+// podOf sends one request through Caddy and returns the name of the pod
+// that answered; it fails on any answer but 200.
+func podOf(t *testing.T, c *testcaddy.Caddy, path string) string {
+	t.Helper()
+	status, body := c.Get(t, path)
+	if status != 200 {
+		t.Fatalf("GET %s: status %d, body %q", path, status, body)
+	}
+	return strings.Fields(body)[0]
+}
+
+// names returns the pods' names.
+func names(pods ...corev1.Pod) []string {
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// without returns the pods but the one named.
+func without(pods []corev1.Pod, name string) []corev1.Pod {
+	var out []corev1.Pod
+	for _, p := range pods {
+		if p.Name != name {
+			out = append(out, p)
+		}
 	}
 	return out
 }

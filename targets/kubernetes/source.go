@@ -97,7 +97,7 @@ func (s *Source) Provision(ctx caddy.Context) error {
 		return err
 	}
 	path := caddy.NewReplacer().ReplaceKnown(s.Kubeconfig, "")
-	c, err := clientFor(path)
+	c, err := newClient(path)
 	if err != nil {
 		return fmt.Errorf("kubernetes source: %w", err)
 	}

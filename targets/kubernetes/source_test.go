@@ -4,107 +4,180 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"reflect"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
+	"github.com/caddy-upstreams/caddy-upstreams/internal/testk8s"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
 )
 
-// TestScaleOneThreeOne scales the Service's pods 1 → 3 → 1 by updating its
-// EndpointSlice, as the EndpointSlice controller does, and checks that the
-// registry and the proxied traffic follow.
+// TestScaleOneThreeOne scales a Deployment 1 → 3 → 1 through its scale
+// subresource, as `kubectl scale` does, and checks that the registry and
+// the proxied traffic follow the EndpointSlices the real controllers
+// write: new pods take their share, pods removed by the scale-down
+// terminate (weight 0, no new request, none failed) and then go.
 func TestScaleOneThreeOne(t *testing.T) {
 	k := newCluster(t)
-	a, b, c := k.pod("web-a", 2), k.pod("web-b", 3), k.pod("web-c", 4)
-	other := k.pod("db-a", 5)
-	k.create(k.slice("web-1", testService, ready(a)))
-	k.create(k.slice("db-1", "db", ready(other))) // another Service's slice: never a target
+	servers := k.serve("web")
+	dbServers := k.serve("db")
+	first := k.deploy("web", 1, 2*time.Second)
+	k.deploy("db", 1, 0) // another Service's pod: never a target
 	start := time.Now()
-	cd := startCaddy(t)
-	t.Logf("config load to first targets: %v", waitTargets(t, start, want(100, a)))
-	proxy(t, cd, 6)
-	if got := hits(a, b, c); !slices.Equal(got, []int64{6, 0, 0}) {
-		t.Fatalf("hits a,b,c = %v, want [6 0 0]", got)
+	cd := k.startCaddy()
+	t.Logf("config load to first targets: %v", waitTargets(t, start, want(100, first...)))
+	if got := proxy(t, cd, 6); got[first[0].Name] != 6 {
+		t.Fatalf("answers %v, want 6 from %s", got, first[0].Name)
 	}
 
-	took := waitTargets(t, k.update(k.slice("web-1", testService, ready(a), ready(b), ready(c))), want(100, a, b, c))
-	t.Logf("scale 1→3: EndpointSlice update to registry change: %v", took)
-	proxy(t, cd, 30)
-	if got := hits(a, b, c); !slices.Equal(got, []int64{16, 10, 10}) {
-		t.Fatalf("hits a,b,c = %v, want [16 10 10] (round-robin over 3 equal weights)", got)
+	scaled := k.plane.Scale(t, k.ns, "web", 3)
+	var onNewPod time.Duration
+	for deadline := scaled.Add(30 * time.Second); onNewPod == 0; {
+		if podOf(t, cd, "/") != first[0].Name {
+			onNewPod = time.Since(scaled)
+		} else if time.Now().After(deadline) {
+			t.Fatal("no request reached a new pod within 30 s of the scale to 3")
+		}
+	}
+	t.Logf("scale 1→3: scale call returned → first proxied request answered by a new pod: %v", onNewPod)
+	three := k.plane.WaitReadyPods(t, k.ns, "app=web", 3)
+	t.Logf("scale 1→3: scale call returned → 3 targets: %v", waitTargets(t, scaled, want(100, three...)))
+	got := proxy(t, cd, 30)
+	for _, name := range names(three...) {
+		if got[name] != 10 {
+			t.Fatalf("answers %v, want 10 from each of %v (round-robin over 3 equal weights)", got, names(three...))
+		}
 	}
 
-	took = waitTargets(t, k.update(k.slice("web-1", testService, ready(b))), want(100, b))
-	t.Logf("scale 3→1: EndpointSlice update to registry change: %v", took)
-	proxy(t, cd, 6)
-	if got := hits(a, b, c); !slices.Equal(got, []int64{16, 16, 10}) {
-		t.Fatalf("hits a,b,c = %v, want [16 16 10]", got)
+	// scale down with requests flowing: none may fail
+	var (
+		mu       sync.Mutex
+		answers  []string // pod names, in order
+		answered []time.Time
+		failures []string
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := testcaddy.Client.Get(fmt.Sprintf("http://127.0.0.1:%d/", cd.HTTPPort))
+			mu.Lock()
+			if err != nil {
+				failures = append(failures, err.Error())
+			} else {
+				if resp.StatusCode != 200 {
+					failures = append(failures, resp.Status)
+				}
+				answers = append(answers, resp.Header.Get(testk8s.HeaderPodName))
+				answered = append(answered, time.Now())
+				resp.Body.Close()
+			}
+			mu.Unlock()
+		}
+	}()
+	scaled = k.plane.Scale(t, k.ns, "web", 1)
+	survivor := k.plane.WaitReadyPods(t, k.ns, "app=web", 1)
+	var removed []string
+	for _, name := range names(three...) {
+		if name != survivor[0].Name {
+			removed = append(removed, name)
+		}
 	}
-	if other.Hits.Load() != 0 {
-		t.Fatalf("the other Service's pod got %d requests", other.Hits.Load())
+	terminating := wantMixed(survivor, without(three, survivor[0].Name))
+	t.Logf("scale 3→1: scale call returned → removed pods' targets at weight 0: %v", waitTargets(t, scaled, terminating))
+	t.Logf("scale 3→1: scale call returned → removed pods' targets gone: %v", waitTargets(t, scaled, want(100, survivor...)))
+	servers.WaitServing(t, 1)
+	close(stop)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d requests failed during the scale-down: %v", len(failures), len(answers), failures)
+	}
+	var lastOnRemoved time.Time
+	for i, name := range answers {
+		if slices.Contains(removed, name) && answered[i].After(lastOnRemoved) {
+			lastOnRemoved = answered[i]
+		}
+	}
+	if !lastOnRemoved.IsZero() {
+		t.Logf("scale 3→1: scale call returned → last request answered by a removed pod: %v (%d requests, none failed)",
+			lastOnRemoved.Sub(scaled), len(answers))
+	} else {
+		t.Logf("scale 3→1: no request reached a removed pod after the scale call (%d requests, none failed)", len(answers))
+	}
+	if got := proxy(t, cd, 6); got[survivor[0].Name] != 6 {
+		t.Fatalf("answers %v, want 6 from the survivor %s", got, survivor[0].Name)
+	}
+	for name, n := range dbServers.Hits() {
+		if n != 0 {
+			t.Fatalf("the other Service's pod %s got %d requests", name, n)
+		}
 	}
 }
 
-// TestTerminatingEndpointTakesNoNewRequests marks a pod terminating while
-// it serves a request: the request finishes, no new request reaches it,
-// and not-ready pods never become targets.
+// TestTerminatingEndpointTakesNoNewRequests deletes a pod while it serves
+// a request: the request finishes, no new request reaches the pod while
+// it terminates, and a pod whose readiness fails is no target.
 func TestTerminatingEndpointTakesNoNewRequests(t *testing.T) {
 	k := newCluster(t)
-	a, b, idle := k.pod("web-a", 2), k.pod("web-b", 3), k.pod("web-idle", 4)
-	k.create(k.slice("web-1", testService, ready(a), ready(b), notReady(idle)))
-	cd := startCaddy(t)
+	servers := k.serve("web")
+	pods := k.deploy("web", 3, 3*time.Second)
+	servers.WaitServing(t, 3)
+	a, b, idle := pods[0], pods[1], pods[2]
+	k.failReadiness(idle)
+	cd := k.startCaddy()
 	waitTargets(t, time.Now(), want(100, a, b))
 
-	// put one slow request in flight on b
-	b.Delay.Store(int64(400 * time.Millisecond))
+	// two slow requests in flight: round-robin puts one on each pod
 	type answer struct {
 		status int
 		body   string
 	}
-	inFlight := make(chan answer, 4)
-	launched := 0
-	for ; launched < 4 && b.Hits.Load() == 0; launched++ {
-		before := a.Hits.Load()
+	inFlight := make(chan answer, 2)
+	for range 2 {
 		go func() {
-			status, body := cd.Get(t, "/slow")
+			status, body := cd.Get(t, "/slow?sleep=1s")
 			inFlight <- answer{status, body}
 		}()
-		for deadline := time.Now().Add(2 * time.Second); a.Hits.Load() == before && b.Hits.Load() == 0 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond)
-		}
 	}
-	if b.Hits.Load() != 1 {
-		t.Fatalf("no request reached b (hits a=%d b=%d)", a.Hits.Load(), b.Hits.Load())
-	}
-	sentToA := a.Hits.Load()
+	testcaddy.WaitFor(t, 5*time.Second, "a request in flight on each pod", func() bool {
+		h := servers.Hits()
+		return h[a.Name] == 1 && h[b.Name] == 1
+	})
 
-	took := waitTargets(t, k.update(k.slice("web-1", testService, ready(a), terminating(b), notReady(idle))),
-		want(100, a)+" "+want(0, b))
-	t.Logf("terminating: EndpointSlice update to registry change: %v", took)
-	proxy(t, cd, 20)
-	if b.Hits.Load() != 1 || a.Hits.Load() != sentToA+20 {
-		t.Fatalf("after b started terminating: hits a=%d b=%d, want a=%d b=1", a.Hits.Load(), b.Hits.Load(), sentToA+20)
+	took := waitTargets(t, k.deletePod(b.Name), wantMixed([]corev1.Pod{a}, []corev1.Pod{b}))
+	t.Logf("pod deletion → its target at weight 0: %v", took)
+	if got := proxy(t, cd, 20); got[a.Name] != 20 {
+		t.Fatalf("while b terminates: answers %v, want 20 from %s", got, a.Name)
 	}
-	// the request in flight on b finishes normally
-	for range launched {
+	for range 2 {
 		select {
 		case ans := <-inFlight:
-			if ans.status != 200 {
+			if ans.status != 200 || !strings.Contains(ans.body, "/slow") {
 				t.Fatalf("in-flight request: status %d, body %q", ans.status, ans.body)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 			t.Fatal("in-flight request did not finish")
 		}
 	}
-	if idle.Hits.Load() != 0 {
-		t.Fatalf("not-ready pod got %d requests", idle.Hits.Load())
+	if hits := servers.Hits(); hits[idle.Name] != 0 {
+		t.Fatalf("the not-ready pod got %d requests", hits[idle.Name])
 	}
 
 	// a terminating target is listed with weight 0 and says why
@@ -113,10 +186,15 @@ func TestTerminatingEndpointTakesNoNewRequests(t *testing.T) {
 	for _, tg := range list {
 		tags[tg.Target] = tg.Tags
 	}
-	wantTags := map[string][]string{a.Addr: {"k8s-pod:web-a"}, b.Addr: {"k8s-pod:web-b", "k8s-terminating"}}
+	node := "k8s-node:" + testk8s.NodeName
+	wantTags := map[string][]string{
+		addr(a): {"k8s-pod:" + a.Name, node},
+		addr(b): {"k8s-pod:" + b.Name, node, "k8s-terminating"},
+	}
 	if !reflect.DeepEqual(tags, wantTags) {
 		t.Fatalf("target tags %v, want %v", tags, wantTags)
 	}
+	t.Logf("pod deletion → its target gone (delete delay 3 s): %v", waitTargets(t, time.Now(), want(100, a)))
 }
 
 // TestSourceTargetsInAdminAPI lists the source's targets through the Admin
@@ -124,9 +202,11 @@ func TestTerminatingEndpointTakesNoNewRequests(t *testing.T) {
 // them with Kong's 405 "operation unsupported", changing nothing.
 func TestSourceTargetsInAdminAPI(t *testing.T) {
 	k := newCluster(t)
-	a, b := k.pod("web-a", 2), k.pod("web-b", 3)
-	k.create(k.slice("web-1", testService, ready(a), ready(b)))
-	cd := startCaddy(t)
+	servers := k.serve("web")
+	pods := k.deploy("web", 2, 0)
+	servers.WaitServing(t, 2)
+	a, b := pods[0], pods[1]
+	cd := k.startCaddy()
 	waitTargets(t, time.Now(), want(100, a, b))
 
 	u, ok := upstreams.ActiveRegistry().Upstream(testService)
@@ -166,15 +246,16 @@ func TestSourceTargetsInAdminAPI(t *testing.T) {
 		t.Fatalf("the upstream shows its source: %v", up)
 	}
 
+	source := "the kubernetes source (Service " + k.ns + "/web, port http)"
 	writes := []struct{ method, path, body, message string }{
 		{"POST", "/kong/upstreams/web/targets", `{"target":"127.0.0.9:80"}`,
-			"cannot create 'targets' entities in upstream 'web': its targets are managed by the kubernetes source (Service shop/web, port http)"},
-		{"PATCH", "/kong/upstreams/web/targets/" + a.Addr, `{"weight":5}`,
-			"cannot update target '" + a.Addr + "' of upstream 'web': it is managed by the kubernetes source (Service shop/web, port http)"},
+			"cannot create 'targets' entities in upstream 'web': its targets are managed by " + source},
+		{"PATCH", "/kong/upstreams/web/targets/" + addr(a), `{"weight":5}`,
+			"cannot update target '" + addr(a) + "' of upstream 'web': it is managed by " + source},
 		{"PUT", "/kong/upstreams/web/targets/" + first["id"].(string), `{"weight":5}`,
-			"cannot update target '" + first["target"].(string) + "' of upstream 'web': it is managed by the kubernetes source (Service shop/web, port http)"},
-		{"DELETE", "/kong/upstreams/web/targets/" + b.Addr, "",
-			"cannot remove target '" + b.Addr + "' of upstream 'web': it is managed by the kubernetes source (Service shop/web, port http)"},
+			"cannot update target '" + first["target"].(string) + "' of upstream 'web': it is managed by " + source},
+		{"DELETE", "/kong/upstreams/web/targets/" + addr(b), "",
+			"cannot remove target '" + addr(b) + "' of upstream 'web': it is managed by " + source},
 	}
 	for _, w := range writes {
 		got := adminJSON(t, cd, w.method, w.path, w.body, http.StatusMethodNotAllowed)
@@ -186,20 +267,22 @@ func TestSourceTargetsInAdminAPI(t *testing.T) {
 	if after := adminJSON(t, cd, "GET", "/kong/upstreams/web/targets", "", http.StatusOK); !reflect.DeepEqual(after, list) {
 		t.Fatalf("targets changed by refused writes:\n%v\n%v", list, after)
 	}
-	proxy(t, cd, 4)
-	if a.Hits.Load() != 2 || b.Hits.Load() != 2 {
-		t.Fatalf("hits a=%d b=%d, want 2/2", a.Hits.Load(), b.Hits.Load())
+	if got := proxy(t, cd, 4); got[a.Name] != 2 || got[b.Name] != 2 {
+		t.Fatalf("answers %v, want 2 from each pod", got)
 	}
 }
 
 // TestSourceTargetsAreHealthChecked runs health checks on source targets:
 // a manual mark applies and active checks undo it, and a pod that stops
-// answering leaves the rotation and shows UNHEALTHY.
+// answering (still Ready in the API) leaves the rotation and shows
+// UNHEALTHY.
 func TestSourceTargetsAreHealthChecked(t *testing.T) {
 	k := newCluster(t)
-	a, b := k.pod("web-a", 2), k.pod("web-b", 3)
-	k.create(k.slice("web-1", testService, ready(a), ready(b)))
-	cd := startCaddy(t, strings.ReplaceAll(`healthchecks {
+	servers := k.serve("web")
+	pods := k.deploy("web", 2, 0)
+	servers.WaitServing(t, 2)
+	a, b := pods[0], pods[1]
+	cd := k.startCaddy(strings.ReplaceAll(`healthchecks {
 	active {
 		type tcp
 		healthy {
@@ -214,24 +297,22 @@ func TestSourceTargetsAreHealthChecked(t *testing.T) {
 }`, "\n", "\n\t\t\t"))
 	waitTargets(t, time.Now(), want(100, a, b))
 	// a manual mark is node-local health, not a write to the target: allowed
-	if status, body := cd.Admin(t, "PUT", "/kong/upstreams/web/targets/"+a.Addr+"/unhealthy", "", nil); status != http.StatusNoContent {
+	if status, body := cd.Admin(t, "PUT", "/kong/upstreams/web/targets/"+addr(a)+"/unhealthy", "", nil); status != http.StatusNoContent {
 		t.Fatalf("marking a source target unhealthy: %d %s", status, body)
 	}
-	if h := healthOf(t, cd, a.Addr); h != "UNHEALTHY" {
+	if h := healthOf(t, cd, addr(a)); h != "UNHEALTHY" {
 		t.Fatalf("a is %s right after the manual mark", h)
 	}
 	marked := time.Now()
-	waitHealth(t, cd, a.Addr, "HEALTHY") // the active check brings it back
+	waitHealth(t, cd, addr(a), "HEALTHY") // the active check brings it back
 	t.Logf("manually unhealthy pod back to HEALTHY after %v", time.Since(marked))
 
-	b.Close()
+	servers.Stop(t, b.Name)
 	killed := time.Now()
-	waitHealth(t, cd, b.Addr, "UNHEALTHY")
+	waitHealth(t, cd, addr(b), "UNHEALTHY")
 	t.Logf("stopped pod marked UNHEALTHY after %v", time.Since(killed))
-	before := a.Hits.Load()
-	proxy(t, cd, 10)
-	if a.Hits.Load() != before+10 {
-		t.Fatalf("a got %d of 10 requests with b down", a.Hits.Load()-before)
+	if got := proxy(t, cd, 10); got[a.Name] != 10 {
+		t.Fatalf("with b down: answers %v, want 10 from %s", got, a.Name)
 	}
 }
 
@@ -240,12 +321,11 @@ func TestSourceTargetsAreHealthChecked(t *testing.T) {
 // stop ends them too.
 func TestSourceStopsWithItsConfig(t *testing.T) {
 	k := newCluster(t)
-	a := k.pod("web-a", 2)
-	k.create(k.slice("web-1", testService, ready(a)))
+	pods := k.deploy("web", 1, 0)
 	db := t.TempDir() + "/registry.db"
 	cd := testcaddy.New(t)
-	cd.Load(t, sourceConfig, "{DB}", db, "{FIELDS}", fields())
-	waitTargets(t, time.Now(), want(100, a))
+	cd.Load(t, k.config(), "{DB}", db, "{FIELDS}", fields())
+	waitTargets(t, time.Now(), want(100, pods...))
 	if n := sourceGoroutines(); n == 0 {
 		t.Fatal("no source goroutine while the source runs")
 	}
@@ -261,8 +341,8 @@ func TestSourceStopsWithItsConfig(t *testing.T) {
 	waitTargets(t, time.Now(), "")
 	waitNoSourceGoroutines(t)
 
-	cd.Load(t, sourceConfig, "{DB}", db, "{FIELDS}", fields())
-	waitTargets(t, time.Now(), want(100, a))
+	cd.Load(t, k.config(), "{DB}", db, "{FIELDS}", fields())
+	waitTargets(t, time.Now(), want(100, pods...))
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -273,19 +353,53 @@ func TestSourceStopsWithItsConfig(t *testing.T) {
 // its source targets throughout, so no request fails.
 func TestReloadKeepsSourceTargets(t *testing.T) {
 	k := newCluster(t)
-	a := k.pod("web-a", 2)
-	k.create(k.slice("web-1", testService, ready(a)))
+	servers := k.serve("web")
+	pods := k.deploy("web", 1, 0)
+	servers.WaitServing(t, 1)
 	db := t.TempDir() + "/registry.db"
 	cd := testcaddy.New(t)
-	cd.Load(t, sourceConfig, "{DB}", db, "{FIELDS}", fields())
-	waitTargets(t, time.Now(), want(100, a))
+	cd.Load(t, k.config(), "{DB}", db, "{FIELDS}", fields())
+	waitTargets(t, time.Now(), want(100, pods...))
 	for i := 0; i < 3; i++ {
-		cd.Load(t, sourceConfig, "{DB}", db, "{FIELDS}", fields(fmt.Sprintf("tags reload-%d", i)))
-		if got := targetWeights(); got != want(100, a) {
+		cd.Load(t, k.config(), "{DB}", db, "{FIELDS}", fields(fmt.Sprintf("tags reload-%d", i)))
+		if got := targetWeights(); got != want(100, pods...) {
 			t.Fatalf("reload %d: targets %q right after the load", i, got)
 		}
-		proxy(t, cd, 2)
+		if status, body := cd.GetAfterReload(t, "/"); status != 200 || !strings.HasPrefix(body, pods[0].Name) {
+			t.Fatalf("reload %d: %d %q", i, status, body)
+		}
 	}
+}
+
+// TestClientGoErrorsInCaddyLog points the source at the API server with a
+// token it refuses: client-go's error reaches Caddy's log as a JSON entry
+// of the logger kubernetes.client-go, not klog's stderr lines.
+func TestClientGoErrorsInCaddyLog(t *testing.T) {
+	k := newCluster(t)
+	logFile := t.TempDir() + "/caddy.log"
+	cd := testcaddy.New(t)
+	cfg := fmt.Sprintf(`{"admin":{"listen":"localhost:%d","config":{"persist":false}},
+		"logging":{"logs":{"default":{"writer":{"output":"file","filename":%q},"level":"ERROR"}}},
+		"apps":{"upstreams":{"store":{"module":"bolt","path":%q},
+		"upstreams":[{"name":"web","source":{"module":"kubernetes","namespace":%q,"service":%q,"kubeconfig":%q}}]}}}`,
+		cd.AdminPort, logFile, t.TempDir()+"/r.db", k.ns, testService, k.plane.KubeconfigWithToken(t, "wrong-token"))
+	if err := caddy.Load([]byte(cfg), true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caddy.Stop() })
+	var raw []byte
+	testcaddy.WaitFor(t, 10*time.Second, "client-go's error in Caddy's log", func() bool {
+		raw, _ = os.ReadFile(logFile)
+		for _, line := range strings.Split(string(raw), "\n") {
+			var entry map[string]any
+			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasPrefix(fmt.Sprint(entry["logger"]), "kubernetes.client-go") &&
+				strings.Contains(line, "Unauthorized") {
+				t.Logf("logged: %s", line)
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // adminJSON sends a request to the Admin API on Caddy's admin endpoint,
@@ -322,13 +436,7 @@ func healthOf(t *testing.T, c *testcaddy.Caddy, addr string) string {
 // address with the given health.
 func waitHealth(t *testing.T, c *testcaddy.Caddy, addr, health string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for got := healthOf(t, c, addr); got != health; got = healthOf(t, c, addr) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is %s, want %s", addr, got, health)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testcaddy.WaitFor(t, 5*time.Second, addr+" "+health, func() bool { return healthOf(t, c, addr) == health })
 }
 
 // sourceGoroutines counts the goroutines running a source or client-go's
