@@ -58,7 +58,6 @@ func (r *reporter) event(ctx context.Context, p problem) error {
 		Reason: eventReason, Message: p.reason, Type: corev1.EventTypeWarning,
 		Source:         corev1.EventSource{Component: "caddy-upstreams", Host: r.host},
 		FirstTimestamp: t, LastTimestamp: t, Count: 1,
-		ReportingController: "caddy-upstreams", ReportingInstance: r.host,
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
