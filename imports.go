@@ -12,6 +12,7 @@ import (
 	_ "github.com/caddy-upstreams/caddy-upstreams/manager"
 	_ "github.com/caddy-upstreams/caddy-upstreams/targets/dns"
 	_ "github.com/caddy-upstreams/caddy-upstreams/targets/kubernetes"
+	_ "github.com/caddy-upstreams/caddy-upstreams/targets/kubernetes/ingress"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/boltstore"
 	_ "github.com/caddy-upstreams/caddy-upstreams/upstreams/kongproxy"

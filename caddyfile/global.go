@@ -41,6 +41,12 @@ func init() {
 //			source <module> { ... }    # targets from a source module
 //		}                              #   (upstreams.sources), e.g. kubernetes
 //		declarative_config <kong.yaml|kong.json>
+//		kubernetes {                   # the Kubernetes Ingress controller
+//			kubeconfig <path>          #   (upstreams.controllers.kubernetes)
+//			ingress_class kong
+//			watch_namespaces <ns...>
+//			publish_service <ns/name> | publish_address <ip|host...>
+//		}
 //	}
 //
 // The option may appear more than once; its blocks are merged.
@@ -75,6 +81,15 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
+		case "kubernetes":
+			if app.Kubernetes != nil {
+				return nil, d.Err("kubernetes already specified")
+			}
+			mod, err := caddyfile.UnmarshalModule(d, upstreams.ControllerNamespace+".kubernetes")
+			if err != nil {
+				return nil, err
+			}
+			app.Kubernetes = caddyconfig.JSON(mod, nil)
 		case "upstream":
 			u, err := parseUpstream(d)
 			if err != nil {

@@ -54,6 +54,12 @@ type App struct {
 	// Admin API, by contrast, replaces everything).
 	DeclarativeConfig string `json:"declarative_config,omitempty"`
 
+	// Kubernetes configures the Kubernetes Ingress controller (module
+	// upstreams.controllers.kubernetes; its fields, without "module"):
+	// Ingresses of its class become services, routes, upstreams and
+	// targets held in memory on this node, read-only in the Admin API.
+	Kubernetes json.RawMessage `json:"kubernetes,omitempty"`
+
 	registry *Registry
 	kongYAML *DeclarativeConfig
 	resolver targets.Resolver
@@ -62,6 +68,8 @@ type App struct {
 	declared []declaredUpstream
 	sources  []configuredSource
 	running  []*sourceRun
+	control  Controller
+	ctrlRun  *controllerRun
 	logger   *zap.Logger
 	ctx      caddy.Context
 }
@@ -130,6 +138,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 		a.sources = append(a.sources, cs)
+	}
+	if len(a.Kubernetes) > 0 {
+		if a.control, err = loadController(ctx, "kubernetes", a.Kubernetes); err != nil {
+			return err
+		}
 	}
 
 	raw := a.StoreRaw
@@ -239,6 +252,9 @@ func (a *App) Start() error {
 	for _, cs := range a.sources {
 		a.running = append(a.running, a.registry.startSource(cs, a.logger.Named("source")))
 	}
+	if a.control != nil {
+		a.ctrlRun = a.registry.startController(a.control, a.logger.Named("controller"))
+	}
 	active.Store(a.registry)
 	a.logger.Info("upstreams registry ready",
 		zap.Int("upstreams", len(a.registry.Upstreams())),
@@ -254,6 +270,10 @@ func (a *App) Stop() error {
 		run.stop()
 	}
 	a.running = nil
+	if a.ctrlRun != nil {
+		a.ctrlRun.stop()
+		a.ctrlRun = nil
+	}
 	return nil
 }
 

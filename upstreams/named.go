@@ -206,6 +206,9 @@ func (k *namedKind[P]) update(r *Registry, key string, patch map[string]any) (P,
 // stores it and publishes the new gateway snapshot. r.mu must be held for
 // reading.
 func (k *namedKind[P]) put(r *Registry, e P) (P, change, error) {
+	if err := r.refuseManagedLocked(k.schema.Name, e.entityID(), e.entityName(), "update"); err != nil {
+		return nil, change{}, err
+	}
 	if k.index(r).nameTaken(e) {
 		return nil, change{}, schema.UniqueViolation(map[string]any{"name": e.entityName()})
 	}
@@ -235,6 +238,9 @@ func (k *namedKind[P]) remove(r *Registry, key string, guard func(e P) error) (c
 	e := k.index(r).lookup(key)
 	if e == nil {
 		return change{}, nil
+	}
+	if err := r.refuseManagedLocked(k.schema.Name, e.entityID(), e.entityName(), "delete"); err != nil {
+		return change{}, err
 	}
 	if guard != nil {
 		if err := guard(e); err != nil {

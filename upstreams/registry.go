@@ -33,6 +33,7 @@ type Registry struct {
 	byName    map[string]string             // upstream name -> id
 	targets   map[string]map[string]*Target // upstream id -> target id -> target
 	bindings  map[string]*sourceBinding     // upstream name -> its target source
+	managed   *managedLayer                 // entities a controller holds in memory (registry_managed.go)
 	services  namedIndex[*Service]
 	routes    namedIndex[*Route]
 
@@ -427,6 +428,9 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 			return change{}, nil
 		}
 		id := u.ID
+		if err := r.refuseManagedLocked(UpstreamSchema.Name, id, u.Name, "delete"); err != nil {
+			return change{}, err
+		}
 		return change{
 			batch:   Batch{Delete: []RecordRef{{Kind: UpstreamSchema.Name, ID: id}}},
 			install: func() { r.removeUpstreamLocked(id) },
@@ -460,6 +464,9 @@ func (r *Registry) forgetUpstreamLocked(id string) {
 
 // putUpstream returns the change that stores u and publishes its pool.
 func (r *Registry) putUpstream(u *Upstream) (*Upstream, change, error) {
+	if err := r.refuseManagedLocked(UpstreamSchema.Name, u.ID, u.Name, "update"); err != nil {
+		return nil, change{}, err
+	}
 	rec, err := upstreamRecord(u)
 	if err != nil {
 		return nil, change{}, err

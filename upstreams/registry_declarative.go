@@ -53,6 +53,9 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 		if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
 			return change{}, err
 		}
+		if err := r.refuseManagedConfigLocked(cfg); err != nil {
+			return change{}, err
+		}
 		cfg := r.carryTimestampsLocked(cfg)
 		recs, err := cfg.records()
 		if err != nil {
@@ -63,19 +66,25 @@ func (r *Registry) ReplaceDeclarative(ctx context.Context, cfg *DeclarativeConfi
 			return change{}, err
 		}
 		batch := Batch{Put: recs}
+		// everything but the managed layer, which the store does not hold
+		del := func(kind, id string) {
+			if r.managedLabelLocked(kind, id) == "" {
+				batch.Delete = append(batch.Delete, RecordRef{Kind: kind, ID: id})
+			}
+		}
 		for id := range r.services.byID {
-			batch.Delete = append(batch.Delete, RecordRef{Kind: ServiceSchema.Name, ID: id})
+			del(ServiceSchema.Name, id)
 		}
 		for id := range r.routes.byID {
-			batch.Delete = append(batch.Delete, RecordRef{Kind: RouteSchema.Name, ID: id})
+			del(RouteSchema.Name, id)
 		}
 		for _, ts := range r.targets {
 			for id := range ts {
-				batch.Delete = append(batch.Delete, RecordRef{Kind: TargetSchema.Name, ID: id})
+				del(TargetSchema.Name, id)
 			}
 		}
 		for id := range r.upstreams {
-			batch.Delete = append(batch.Delete, RecordRef{Kind: UpstreamSchema.Name, ID: id})
+			del(UpstreamSchema.Name, id)
 		}
 		return change{batch: batch, install: func() {
 			r.installBatchLocked(batch.Delete, st)
@@ -178,6 +187,9 @@ func (r *Registry) MergeDeclarative(ctx context.Context, cfg *DeclarativeConfig)
 // be held for reading.
 func (r *Registry) mergeDeclarativeLocked(cfg *DeclarativeConfig) (change, error) {
 	if err := r.refuseSourcedTargetsLocked(cfg); err != nil {
+		return change{}, err
+	}
+	if err := r.refuseManagedConfigLocked(cfg); err != nil {
 		return change{}, err
 	}
 	// st is the content as it will be, to check cfg's entities against
@@ -329,13 +341,17 @@ func mergeNamed[P named](idx *namedIndex[P], e P, ids map[string]string) (bool, 
 // Export returns every entity as a declarative-config entry by kind
 // ("services", "routes", "upstreams", "targets"): its JSON-shaped fields
 // without nulls and timestamps, references by id. POST /config of the
-// export recreates the same entities.
+// export recreates the same entities. The managed layer is left out: its
+// controller publishes it, the store never holds it.
 func (r *Registry) Export() map[string][]map[string]any {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := map[string][]map[string]any{}
 	add := func(kind string, e any) {
 		m := EntityMap(e)
+		if id, _ := m["id"].(string); r.managedLabelLocked(kind, id) != "" {
+			return
+		}
 		for k, v := range m {
 			if v == nil || k == "created_at" || k == "updated_at" {
 				delete(m, k)

@@ -34,8 +34,12 @@ var routeKind = &namedKind[*Route]{
 	decode: decodeInto[Route],
 	parent: (*Route).ServiceID,
 	check: func(r *Registry, rt *Route) error {
-		if id := rt.ServiceID(); id != "" && r.services.byID[id] == nil {
+		id := rt.ServiceID()
+		if id != "" && r.services.byID[id] == nil {
 			return foreignKeyViolation("service", ServiceSchema.Name, id)
+		}
+		if id != "" {
+			return r.refuseManagedLocked(ServiceSchema.Name, id, r.services.byID[id].NameOrEmpty(), "attach routes to")
 		}
 		return nil
 	},

@@ -82,10 +82,12 @@ func unmarshalEntity[T any](data []byte) (*T, error) {
 // installLocked makes st the registry's content: pools of upstreams that
 // are gone or renamed are withdrawn (their health checks and hostname
 // watchers stopped), every
-// pool and the gateway snapshot are republished. Per-address state of the
-// upstreams that remain survives, and that of an upstream deleted and
-// re-created under the same name too. r.mu must be held.
+// pool and the gateway snapshot are republished. The managed layer, if
+// any, is added to st first. Per-address state of the upstreams that
+// remain survives, and that of an upstream deleted and re-created under
+// the same name too. r.mu must be held.
 func (r *Registry) installLocked(st *registryState) {
+	r.overlayManagedLocked(st)
 	oldNames := r.byName
 	r.upstreams, r.byName, r.targets = st.upstreams, st.names, st.targets
 	r.services, r.routes = st.services, st.routes

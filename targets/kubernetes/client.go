@@ -51,6 +51,24 @@ type restClient struct{ rc *rest.RESTClient }
 // service account (in-cluster config) when path is empty. It only builds
 // the client: nothing is sent until the source runs.
 func newClient(path string) (client, error) {
+	cfg, err := RESTConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.GroupVersion = &discoveryv1.SchemeGroupVersion
+	cfg.APIPath = "/apis"
+	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	rc, err := rest.RESTClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return restClient{rc: rc}, nil
+}
+
+// RESTConfig returns the client configuration of the kubeconfig file at
+// path, or of the pod's service account (in-cluster config) when path is
+// empty, with the project's user agent. Nothing is sent to the cluster.
+func RESTConfig(path string) (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if path == "" {
@@ -65,14 +83,7 @@ func newClient(path string) (client, error) {
 		}
 	}
 	cfg.UserAgent = "caddy-upstreams"
-	cfg.GroupVersion = &discoveryv1.SchemeGroupVersion
-	cfg.APIPath = "/apis"
-	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
-	rc, err := rest.RESTClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return restClient{rc: rc}, nil
+	return cfg, nil
 }
 
 // endpointSlices implements client.

@@ -99,3 +99,12 @@ func endpointTags(ep *discoveryv1.Endpoint, terminating bool) []string {
 	}
 	return tags
 }
+
+// ServiceEndpoints turns the EndpointSlices of a Service into endpoints
+// exactly as the source does (see endpointsOf): the slices' port named
+// portName (a Service port's name; "" selects a slice's only port), ready
+// endpoints with weight, terminating ones reported Terminating. The
+// Kubernetes Ingress controller uses it for the targets of its upstreams.
+func ServiceEndpoints(slices []*discoveryv1.EndpointSlice, service, portName string, weight int) []targets.Endpoint {
+	return endpointsOf(slices, service, portSelector(portName), weight)
+}
