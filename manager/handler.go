@@ -33,10 +33,13 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // Handler serves the manager page and, under /api/, the Admin API it
 // calls, so the page needs no cross-origin access. It never calls the next
-// handler. Guard it as the Admin API is guarded (bind it to loopback, or
-// put basic_auth or client certificates before it): whoever opens the page
-// can change the registry.
+// handler. The Admin API mount is behind the same Guard as kong_admin
+// (Host and Origin checks, tokens, audit log; a listener that is not
+// loopback-only needs a token or `public`): whoever opens the page can
+// change the registry.
 type Handler struct {
+	admin.Guard
+
 	api    *admin.API
 	static http.Handler
 }
@@ -49,8 +52,12 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision builds the Admin API mount and the file server of the page.
+// Provision sets up the guard, the Admin API mount and the file server of
+// the page.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if err := h.Guard.Provision(ctx, "kong_manager"); err != nil {
+		return err
+	}
 	h.api = admin.NewAPI(APIPrefix)
 	h.api.CloseStreamsOnShutdown(ctx)
 	files, err := fs.Sub(web, "web")
@@ -65,7 +72,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // embedded page.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.URL.Path == APIPrefix || strings.HasPrefix(r.URL.Path, APIPrefix+"/") {
-		h.api.ServeHTTP(w, r)
+		h.Guard.Serve(w, r, h.api)
 		return nil
 	}
 	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
@@ -77,16 +84,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens; it takes
-// no arguments or options:
+// no arguments, and the block takes kong_admin's guard options (see
+// admin.Guard.UnmarshalCaddyfileOption):
 //
-//	kong_manager
+//	kong_manager {
+//		token <token>
+//		allowed_origins <origin...>
+//		public
+//	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if d.NextBlock(0) {
-		return d.Errf("unrecognized kong_manager option '%s'", d.Val())
+	for d.NextBlock(0) {
+		ok, err := h.Guard.UnmarshalCaddyfileOption(d)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return d.Errf("unrecognized kong_manager option '%s'", d.Val())
+		}
 	}
 	return nil
 }

@@ -40,3 +40,47 @@ func TestServesPageAndAPI(t *testing.T) {
 		t.Errorf("GET /api/nothing: %d %s, want Kong's 404", resp.StatusCode, body)
 	}
 }
+
+// TestAPIMountIsGuarded checks that the page's Admin API mount has
+// kong_admin's guard: a cross-origin form POST (a CORS simple request any
+// web page can send) is refused and writes nothing, a DNS-rebinding Host
+// is refused, and the page's own origin may write.
+func TestAPIMountIsGuarded(t *testing.T) {
+	s := startSeed(t)
+	post := func(origin, host, target string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", s.manager+"/api/upstreams/upstream-example/targets",
+			strings.NewReader("target="+target))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := testcaddy.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("http://evil.example", "", "127.0.0.1:7001"); got != 403 {
+		t.Errorf("cross-origin POST: %d, want 403", got)
+	}
+	if got := post("", "evil.example", "127.0.0.1:7002"); got != 403 {
+		t.Errorf("POST with a foreign Host: %d, want 403", got)
+	}
+	resp, err := testcaddy.Client.Get(s.manager + "/api/upstreams/upstream-example/targets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), "127.0.0.1:700") {
+		t.Fatalf("a refused write was applied: %s", body)
+	}
+	if got := post(s.manager, "", "127.0.0.1:7003"); got != 201 {
+		t.Errorf("same-origin POST: %d, want 201", got)
+	}
+}
