@@ -42,6 +42,8 @@ func TestRBACGrantsExactlyWhatTheControllerNeeds(t *testing.T) {
 	p := testk8s.Start(t)
 	p.Apply(t, "namespace.yaml")
 	p.Apply(t, "rbac.yaml")
+	p.Apply(t, "crd-kongupstreampolicies.yaml") // can-i on a resource the server does not know answers no
+	p.Kubectl(t, "wait", "--for=condition=Established", "--timeout=30s", "crd/kongupstreampolicies.configuration.konghq.com")
 	kubeconfig := p.KubeconfigWithToken(t, p.ServiceAccountToken(t, "kong", "caddy-upstreams"))
 	for _, tc := range []struct {
 		verb, resource string
@@ -68,7 +70,11 @@ func TestRBACGrantsExactlyWhatTheControllerNeeds(t *testing.T) {
 		{"update", "kongupstreampolicies.configuration.konghq.com", false},
 		{"list", "events", false},
 	} {
-		out, err := p.KubectlErr("--kubeconfig", kubeconfig, "auth", "can-i", tc.verb, tc.resource, "--all-namespaces")
+		args := []string{"--kubeconfig", kubeconfig, "auth", "can-i", tc.verb, tc.resource, "--all-namespaces"}
+		if resource, sub, ok := strings.Cut(tc.resource, "/"); ok {
+			args[5], args = resource, append(args, "--subresource="+sub) // kubectl names a subresource by flag
+		}
+		out, err := p.KubectlErr(args...)
 		if got := strings.TrimSpace(out) == "yes" && err == nil; got != tc.allowed {
 			t.Errorf("can-i %s %s: %q (%v), want allowed=%v", tc.verb, tc.resource, out, err, tc.allowed)
 		}

@@ -1,6 +1,7 @@
 package ingress_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testk8s"
@@ -386,8 +389,17 @@ spec:
 	p.WaitReadyPods(t, ns, "app=bulk", 10)
 	// every Service's slice lists the 10 pods before Caddy starts
 	testcaddy.WaitFor(t, 60*time.Second, "100 EndpointSlices of 10 endpoints", func() bool {
-		out, _ := p.KubectlErr("get", "endpointslices", "-n", ns, "-o", "jsonpath={range .items[*]}{len(@.endpoints)}{\" \"}{end}")
-		return strings.Count(out, "10 ") >= 100
+		slices, err := p.Client.DiscoveryV1().EndpointSlices(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		full := 0
+		for _, s := range slices.Items {
+			if len(s.Endpoints) == 10 {
+				full++
+			}
+		}
+		return full >= 100
 	})
 
 	runtime.GC()
