@@ -107,6 +107,38 @@ func (k *cluster) deploy(name string, replicas int, deleteDelay time.Duration) [
 	return k.plane.WaitReadyPods(k.t, k.ns, "app="+name, replicas)
 }
 
+// orphan deletes a workload's Deployment and ReplicaSets but leaves their
+// pods running, so that a pod the test deletes is not replaced: the test
+// then watches that one pod drain, with no newcomer in the pool.
+func (k *cluster) orphan(name string) {
+	k.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	orphan := metav1.DeletePropagationOrphan
+	opts := metav1.DeleteOptions{PropagationPolicy: &orphan}
+	apps := k.plane.Client.AppsV1()
+	if err := apps.Deployments(k.ns).Delete(ctx, name, opts); err != nil {
+		k.t.Fatal(err)
+	}
+	if err := apps.ReplicaSets(k.ns).DeleteCollection(ctx, opts, metav1.ListOptions{LabelSelector: "app=" + name}); err != nil {
+		k.t.Fatal(err)
+	}
+	// the garbage collector removes the pods' owner references on its own
+	// time; changing them later would race the test's own pod updates
+	testcaddy.WaitFor(k.t, 10*time.Second, "pods without owners", func() bool {
+		pods, err := k.plane.Client.CoreV1().Pods(k.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
+		if err != nil {
+			return false
+		}
+		for _, p := range pods.Items {
+			if len(p.OwnerReferences) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // serve runs pod servers for a workload's pods.
 func (k *cluster) serve(name string) *testk8s.PodServers {
 	return k.plane.ServePods(k.t, k.ns, "app="+name, podPort)
@@ -130,6 +162,19 @@ func (k *cluster) failReadiness(pod corev1.Pod) {
 	k.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	fresh, err := k.plane.Client.CoreV1().Pods(k.ns).Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	// kwok's pod-ready Stage would make the pod Ready again: hold it off
+	if fresh.Annotations == nil {
+		fresh.Annotations = map[string]string{}
+	}
+	fresh.Annotations[testk8s.PodReadyDelayAnnotation] = "1h"
+	if fresh, err = k.plane.Client.CoreV1().Pods(k.ns).Update(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+		k.t.Fatal(err)
+	}
+	pod = *fresh
 	for i, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
 			pod.Status.Conditions[i].Status = corev1.ConditionFalse

@@ -140,6 +140,7 @@ func TestTerminatingEndpointTakesNoNewRequests(t *testing.T) {
 	pods := k.deploy("web", 3, 3*time.Second)
 	servers.WaitServing(t, 3)
 	a, b, idle := pods[0], pods[1], pods[2]
+	k.orphan("web") // b's deletion below must not bring a replacement pod
 	k.failReadiness(idle)
 	cd := k.startCaddy()
 	waitTargets(t, time.Now(), want(100, a, b))
