@@ -78,3 +78,23 @@ func (g *Guard) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) (bool, error) {
 	}
 	return true, nil
 }
+
+// UnmarshalCaddyfileDirective reads a whole handler directive whose only
+// options are the Guard's (kong_admin, kong_manager): no arguments, then
+// an optional block of Guard options. directive names it in errors.
+func (g *Guard) UnmarshalCaddyfileDirective(d *caddyfile.Dispenser, directive string) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		ok, err := g.UnmarshalCaddyfileOption(d)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return d.Errf("unrecognized %s option '%s'", directive, d.Val())
+		}
+	}
+	return nil
+}

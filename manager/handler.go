@@ -93,20 +93,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 //		public
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		ok, err := h.Guard.UnmarshalCaddyfileOption(d)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return d.Errf("unrecognized kong_manager option '%s'", d.Val())
-		}
-	}
-	return nil
+	return h.Guard.UnmarshalCaddyfileDirective(d, "kong_manager")
 }
 
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
