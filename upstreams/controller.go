@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -58,20 +57,9 @@ func (r *Registry) startController(c Controller, logger *zap.Logger) *controller
 	r.AdoptManaged(run)
 	go func() {
 		defer close(run.done)
-		delay := sourceRetryMin
-		for {
-			err := c.Run(ctx, r, run)
-			if ctx.Err() != nil {
-				return
-			}
-			logger.Error("controller stopped; running it again", zap.Error(err), zap.Duration("after", delay))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, sourceRetryMax)
-		}
+		runUntilCancelled(ctx, logger, "controller", func(ctx context.Context) error {
+			return c.Run(ctx, r, run)
+		})
 	}()
 	return run
 }

@@ -93,20 +93,9 @@ func (r *Registry) startSource(cs configuredSource, logger *zap.Logger) *sourceR
 	logger = logger.With(zap.String("upstream", cs.upstream), zap.String("source", cs.label))
 	go func() {
 		defer close(run.done)
-		delay := sourceRetryMin
-		for {
-			err := cs.source.Run(ctx, run.binding)
-			if ctx.Err() != nil {
-				return
-			}
-			logger.Error("target source stopped; running it again", zap.Error(err), zap.Duration("after", delay))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, sourceRetryMax)
-		}
+		runUntilCancelled(ctx, logger, "target source", func(ctx context.Context) error {
+			return cs.source.Run(ctx, run.binding)
+		})
 	}()
 	return run
 }
@@ -117,4 +106,24 @@ func (s *sourceRun) stop() {
 	s.cancel()
 	<-s.done
 	s.binding.reg.unbindSource(s.binding)
+}
+
+// runUntilCancelled calls run until ctx is cancelled: a run that returns
+// while ctx is live is logged as what stopped and started again after a
+// delay that doubles from sourceRetryMin up to sourceRetryMax.
+func runUntilCancelled(ctx context.Context, logger *zap.Logger, what string, run func(context.Context) error) {
+	delay := sourceRetryMin
+	for {
+		err := run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Error(what+" stopped; running it again", zap.Error(err), zap.Duration("after", delay))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, sourceRetryMax)
+	}
 }
