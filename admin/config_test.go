@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/url"
 	"os"
@@ -217,33 +216,7 @@ func TestPostConfigUnderLoadDropsNothing(t *testing.T) {
 		t.Fatalf("%d %s", status, body)
 	}
 	const clients, swaps = 4, 40
-	stop := make(chan struct{})
-	type result struct{ ok, failed int }
-	results := make(chan result, clients)
-	for i := 0; i < clients; i++ {
-		go func() {
-			var r result
-			for n := 0; n < 100000; n++ { // bounded; stops when the swaps are done
-				select {
-				case <-stop:
-					results <- r
-					return
-				default:
-				}
-				resp, err := testcaddy.Client.Get(fmt.Sprintf("http://127.0.0.1:%d/", e.proxy))
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != 200 {
-					r.failed++
-				} else {
-					r.ok++
-				}
-			}
-			results <- r
-		}()
-	}
+	load := testcaddy.StartLoad(t, clients, testcaddy.GetOK(fmt.Sprintf("http://127.0.0.1:%d/", e.proxy)))
 	start := time.Now()
 	var slowest time.Duration
 	for i := 1; i <= swaps; i++ {
@@ -254,17 +227,11 @@ func TestPostConfigUnderLoadDropsNothing(t *testing.T) {
 		slowest = max(slowest, time.Since(t0))
 	}
 	elapsed := time.Since(start)
-	close(stop)
-	var total result
-	for i := 0; i < clients; i++ {
-		r := <-results
-		total.ok += r.ok
-		total.failed += r.failed
-	}
-	t.Logf("%d POST /config swaps in %v (slowest %v) under %d clients: %d requests ok, %d failed",
-		swaps, elapsed, slowest, clients, total.ok, total.failed)
-	if total.failed != 0 || total.ok == 0 {
-		t.Fatalf("%d of %d proxied requests failed during the swaps", total.failed, total.ok+total.failed)
+	sent, failed := load.Stop()
+	t.Logf("%d POST /config swaps in %v (slowest %v) under %d clients: %d requests sent, %d failed",
+		swaps, elapsed, slowest, clients, sent, failed)
+	if failed != 0 || sent == 0 {
+		t.Fatalf("%d of %d proxied requests failed during the swaps: %v", failed, sent, load.Failures())
 	}
 }
 

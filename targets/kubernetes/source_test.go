@@ -63,33 +63,22 @@ func TestScaleOneThreeOne(t *testing.T) {
 		mu       sync.Mutex
 		answers  []string // pod names, in order
 		answered []time.Time
-		failures []string
 	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			resp, err := testcaddy.Client.Get(fmt.Sprintf("http://127.0.0.1:%d/", cd.HTTPPort))
-			mu.Lock()
-			if err != nil {
-				failures = append(failures, err.Error())
-			} else {
-				if resp.StatusCode != 200 {
-					failures = append(failures, resp.Status)
-				}
-				answers = append(answers, resp.Header.Get(testk8s.HeaderPodName))
-				answered = append(answered, time.Now())
-				resp.Body.Close()
-			}
-			mu.Unlock()
+	load := testcaddy.StartLoad(t, 1, func() error {
+		resp, err := testcaddy.Client.Get(fmt.Sprintf("http://127.0.0.1:%d/", cd.HTTPPort))
+		if err != nil {
+			return err
 		}
-	}()
+		resp.Body.Close()
+		mu.Lock()
+		answers = append(answers, resp.Header.Get(testk8s.HeaderPodName))
+		answered = append(answered, time.Now())
+		mu.Unlock()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	})
 	scaled = k.plane.Scale(t, k.ns, "web", 1)
 	survivor := k.plane.WaitReadyPods(t, k.ns, "app=web", 1)
 	var removed []string
@@ -102,12 +91,9 @@ func TestScaleOneThreeOne(t *testing.T) {
 	t.Logf("scale 3→1: scale call returned → removed pods' targets at weight 0: %v", waitTargets(t, scaled, terminating))
 	t.Logf("scale 3→1: scale call returned → removed pods' targets gone: %v", waitTargets(t, scaled, want(100, survivor...)))
 	servers.WaitServing(t, 1)
-	close(stop)
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	if len(failures) > 0 {
-		t.Fatalf("%d of %d requests failed during the scale-down: %v", len(failures), len(answers), failures)
+	sent, failed := load.Stop()
+	if failed > 0 {
+		t.Fatalf("%d of %d requests failed during the scale-down: %v", failed, sent, load.Failures())
 	}
 	var lastOnRemoved time.Time
 	for i, name := range answers {

@@ -2,11 +2,8 @@ package kongproxy_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,33 +51,7 @@ func TestChangesUnderLoad(t *testing.T) {
 	c, reg := startKong(t)
 	id := service(t, reg, "moving", "/v0")
 	route(t, reg, "moving", map[string]any{"paths": []any{"/m"}})
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sent, failed atomic.Int64
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/m/x", c.HTTPPort))
-				sent.Add(1)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	load := testcaddy.StartLoad(t, 4, testcaddy.GetOK(fmt.Sprintf("http://127.0.0.1:%d/m/x", c.HTTPPort)))
 	start := time.Now()
 	for i := range 40 {
 		if _, err := reg.UpdateService(t.Context(), id, map[string]any{"path": fmt.Sprintf("/v%d", i+1)}); err != nil {
@@ -88,11 +59,10 @@ func TestChangesUnderLoad(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests during 40 service changes in %v, %d failed", sent.Load(), time.Since(start).Round(time.Millisecond), failed.Load())
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed while the service changed", failed.Load(), sent.Load())
+	sent, failed := load.Stop()
+	t.Logf("%d requests during 40 service changes in %v, %d failed", sent, time.Since(start).Round(time.Millisecond), failed)
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed while the service changed: %v", failed, sent, load.Failures())
 	}
 	if s := echoed(t, c, "GET", "", "/m/x"); s.URI != "/v40/x" {
 		t.Errorf("after the changes: upstream saw %s, want /v40/x", s.URI)

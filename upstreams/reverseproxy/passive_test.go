@@ -2,11 +2,8 @@ package reverseproxy_test
 
 import (
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,36 +178,7 @@ func TestNoFailedRequestsWhileATargetIsKilled(t *testing.T) {
 				}`, "dial_timeout 1s", "lb_retries 2")
 	url := fmt.Sprintf("http://127.0.0.1:%d/", c.HTTPPort)
 
-	var total, failed atomic.Int64
-	var failures sync.Map
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 5000; i++ { // bounded; normally stopped well before
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				total.Add(1)
-				resp, err := testcaddy.Client.Get(url)
-				if err != nil {
-					failed.Add(1)
-					failures.Store(err.Error(), true)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Add(1)
-					failures.Store(resp.Status, true)
-				}
-			}
-		}()
-	}
+	load := testcaddy.StartLoad(t, 4, testcaddy.GetOK(url))
 	addr := addressOf(t, "guarded", b)
 	time.Sleep(300 * time.Millisecond)
 	b.Close()
@@ -224,15 +192,11 @@ func TestNoFailedRequestsWhileATargetIsKilled(t *testing.T) {
 	testcaddy.WaitFor(t, 5*time.Second, "the restarted target to get traffic", func() bool { return b2.Hits.Load() > 0 })
 	backAfter := time.Since(restarted)
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-
-	var kinds []string
-	failures.Range(func(k, _ any) bool { kinds = append(kinds, k.(string)); return true })
+	total, failed := load.Stop()
 	t.Logf("%d requests, %d failed; killed target out of rotation %v after the kill, back %v after the restart (served %d before)",
-		total.Load(), failed.Load(), outAfter.Round(time.Millisecond), backAfter.Round(time.Millisecond), hitsWhileDead)
-	if failed.Load() != 0 {
-		t.Fatalf("%d of %d client requests failed during the kill: %s", failed.Load(), total.Load(), strings.Join(kinds, "; "))
+		total, failed, outAfter.Round(time.Millisecond), backAfter.Round(time.Millisecond), hitsWhileDead)
+	if failed != 0 {
+		t.Fatalf("%d of %d client requests failed during the kill: %s", failed, total, strings.Join(load.Failures(), "; "))
 	}
 	if a.Hits.Load() == 0 || b2.Hits.Load() == 0 {
 		t.Fatalf("traffic did not reach both targets: a %d, restarted b %d", a.Hits.Load(), b2.Hits.Load())

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,30 +254,18 @@ spec:
 	})
 
 	// scale 3→1 under load: no failed request, then only the survivor
-	var failed, sent atomic.Int64
-	stop := make(chan struct{})
 	var lastOnGone sync.Map // pod -> time of its last answer
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				status, pod, _, err := proxied(c, "/echo/")
-				sent.Add(1)
-				if err != nil || status != 200 {
-					failed.Add(1)
-					continue
-				}
-				lastOnGone.Store(pod, time.Now())
-			}
-		}()
-	}
+	load := testcaddy.StartLoad(t, 4, func() error {
+		status, pod, _, err := proxied(c, "/echo/")
+		if err != nil {
+			return err
+		}
+		if status != 200 {
+			return fmt.Errorf("status %d", status)
+		}
+		lastOnGone.Store(pod, time.Now())
+		return nil
+	})
 	time.Sleep(200 * time.Millisecond)
 	scaledDown := p.Scale(t, "testing", "echo", 1)
 	survivors := p.WaitReadyPods(t, "testing", "app=echo", 1)
@@ -287,8 +274,7 @@ spec:
 		return len(ts) == 1
 	})
 	time.Sleep(300 * time.Millisecond) // traffic on the survivor only
-	close(stop)
-	wg.Wait()
+	sent, failed := load.Stop()
 	var lastOther time.Time
 	lastOnGone.Range(func(k, v any) bool {
 		if k.(string) != survivors[0].Name && v.(time.Time).After(lastOther) {
@@ -297,9 +283,9 @@ spec:
 		return true
 	})
 	t.Logf("measured: scale 3→1 → last request on a removed pod after %v; %d requests sent during scale-down, %d failed",
-		lastOther.Sub(scaledDown), sent.Load(), failed.Load())
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed during the scale-down, want 0", failed.Load(), sent.Load())
+		lastOther.Sub(scaledDown), sent, failed)
+	if failed != 0 {
+		t.Errorf("%d of %d requests failed during the scale-down, want 0: %v", failed, sent, load.Failures())
 	}
 	for range 10 {
 		if _, pod, _, err := proxied(c, "/echo/"); err != nil || pod != survivors[0].Name {
