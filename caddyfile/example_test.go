@@ -154,22 +154,23 @@ func TestExampleJSONIsTheCaddyfile(t *testing.T) {
 	}
 }
 
-// TestReadmeJSONExampleValidates keeps the README's JSON example loadable.
-func TestReadmeJSONExampleValidates(t *testing.T) {
-	raw, err := os.ReadFile("../README.md")
+// TestDocJSONExampleValidates keeps the JSON example of
+// docs/configuration.md loadable.
+func TestDocJSONExampleValidates(t *testing.T) {
+	raw, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(raw), "### JSON\n\n```json\n")
+	_, after, ok := strings.Cut(string(raw), "\n## JSON\n\n```json\n")
 	if !ok {
-		t.Fatal("README has no JSON example")
+		t.Fatal("docs/configuration.md has no JSON example")
 	}
 	example, _, _ := strings.Cut(after, "```")
 	cfg := new(caddy.Config)
 	if err := json.Unmarshal([]byte(example), cfg); err != nil {
-		t.Fatalf("README JSON example: %v", err)
+		t.Fatalf("docs/configuration.md JSON example: %v", err)
 	}
 	if err := caddy.Validate(cfg); err != nil {
-		t.Fatalf("README JSON example does not validate: %v", err)
+		t.Fatalf("docs/configuration.md JSON example does not validate: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import "strings"
 // the request's normalized path, the match, and the service's path (""
 // means "/"). It is Kong's path construction: the route's strip_path
 // removes the matched part, and path_handling decides how the rest is
-// joined to the service path (see the README's table).
+// joined to the service path (see the table in docs/kong-proxy.md).
 //
 // Kong's traditional_compatible router always joins the v0 way and only
 // warns about v1; the traditional router honours v1, and so do we: a user

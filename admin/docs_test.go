@@ -9,24 +9,27 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/internal/testcaddy"
 )
 
-// TestReadmeCurlSession runs every curl line of the README's Admin API
+// adminDoc is the page whose curl sessions these tests run.
+const adminDoc = "../docs/admin-api.md"
+
+// TestDocCurlSession runs every curl line of the Admin API page's first
 // session against a real instance and expects no error status.
-func TestReadmeCurlSession(t *testing.T) { runReadmeSession(t, "## Admin API", 8) }
+func TestDocCurlSession(t *testing.T) { runDocSession(t, "## A session", 8) }
 
-// TestReadmeServicesSession runs the curl lines of the README's services
-// and routes section.
-func TestReadmeServicesSession(t *testing.T) { runReadmeSession(t, "## Services and routes", 6) }
+// TestDocServicesSession runs the curl lines of the Admin API page's
+// services and routes section.
+func TestDocServicesSession(t *testing.T) { runDocSession(t, "## Services and routes", 6) }
 
-// runReadmeSession runs the first sh block after heading, which must have
-// at least minLines curl lines.
-func runReadmeSession(t *testing.T, heading string, minLines int) {
-	raw, err := os.ReadFile("../README.md")
+// runDocSession runs the first sh block after heading in adminDoc, which
+// must have at least minLines curl lines.
+func runDocSession(t *testing.T, heading string, minLines int) {
+	raw, err := os.ReadFile(adminDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(raw), heading)
+	_, after, ok := strings.Cut(string(raw), "\n"+heading+"\n")
 	if !ok {
-		t.Fatalf("README has no %q section", heading)
+		t.Fatalf("%s has no %q section", adminDoc, heading)
 	}
 	_, after, _ = strings.Cut(after, "```sh\n")
 	block, _, _ := strings.Cut(after, "```")
@@ -34,7 +37,7 @@ func runReadmeSession(t *testing.T, heading string, minLines int) {
 	testcaddy.StartBackend(t, "unused") // the session's targets need not be up
 	lines := strings.Split(strings.TrimSpace(block), "\n")
 	if len(lines) < minLines {
-		t.Fatalf("only %d curl lines in the README", len(lines))
+		t.Fatalf("only %d curl lines in %s", len(lines), adminDoc)
 	}
 	for _, line := range lines {
 		method, path, body, ct := parseCurl(t, line, e.base)
@@ -45,7 +48,7 @@ func runReadmeSession(t *testing.T, heading string, minLines int) {
 	}
 }
 
-// parseCurl understands the curl options the README uses: -s, -X, -H, -d
+// parseCurl understands the curl options the docs use: -s, -X, -H, -d
 // (repeatable, form-encoded unless a Content-Type is given).
 func parseCurl(t *testing.T, line, base string) (method, path string, body any, ct string) {
 	t.Helper()
