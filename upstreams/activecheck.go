@@ -1,6 +1,8 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -126,8 +128,8 @@ func (c *activeChecker) close() {
 // active.concurrency probes of the upstream are in progress at once.
 func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address, slots chan struct{}) {
 	cfg := u.Healthchecks.Active
-	limits := healthLimits{successes: cfg.Healthy.Successes, httpFailures: cfg.Unhealthy.HTTPFailures,
-		tcpFailures: cfg.Unhealthy.TCPFailures, timeouts: cfg.Unhealthy.Timeouts}
+	limits := health.Limits{Successes: cfg.Healthy.Successes, HTTPFailures: cfg.Unhealthy.HTTPFailures,
+		TCPFailures: cfg.Unhealthy.TCPFailures, Timeouts: cfg.Unhealthy.Timeouts}
 	client := probeClient(cfg, hostName(u, a))
 	c.signals.watching(u, a)
 	defer c.signals.unwatched(u, a)
@@ -159,7 +161,7 @@ func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address, slots
 			return
 		}
 		c.signals.probed(u, a, report)
-		if flipped, healthy := a.State.counters.observe(a.State, report, limits); flipped {
+		if flipped, healthy := a.State.Observe(report, limits); flipped {
 			c.signals.changed(u, a, healthy, "active check")
 		}
 	}
@@ -170,7 +172,7 @@ func (c *activeChecker) loop(ctx context.Context, u *Upstream, a *Address, slots
 // healthy.http_statuses → success, in unhealthy.http_statuses (or
 // unreadable) → http failure, any other status → success for tcp probes
 // and ignored (reported as neither) for http ones.
-func (c *activeChecker) probe(ctx context.Context, client *http.Client, u *Upstream, a *Address) healthReport {
+func (c *activeChecker) probe(ctx context.Context, client *http.Client, u *Upstream, a *Address) health.Report {
 	cfg := u.Healthchecks.Active
 	timeout := time.Duration(cfg.Timeout * float64(time.Second))
 	if cfg.Type == "tcp" {
@@ -179,7 +181,7 @@ func (c *activeChecker) probe(ctx context.Context, client *http.Client, u *Upstr
 			return classifyDialError(err)
 		}
 		conn.Close()
-		return reportSuccess
+		return health.Success
 	}
 	scheme := "http"
 	if cfg.Type == "https" {
@@ -187,7 +189,7 @@ func (c *activeChecker) probe(ctx context.Context, client *http.Client, u *Upstr
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+a.Dial+cfg.HTTPPath, nil)
 	if err != nil {
-		return reportHTTPFailure
+		return health.HTTPFailure
 	}
 	for name, values := range cfg.Headers {
 		for _, v := range values {
@@ -204,12 +206,12 @@ func (c *activeChecker) probe(ctx context.Context, client *http.Client, u *Upstr
 	return classifyStatus(resp.StatusCode, cfg.Healthy.HTTPStatuses, cfg.Unhealthy.HTTPStatuses)
 }
 
-func classifyDialError(err error) healthReport {
+func classifyDialError(err error) health.Report {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		return reportTimeout
+		return health.Timeout
 	}
-	return reportTCPFailure
+	return health.TCPFailure
 }
 
 // probeHost is the Host header of probes: the upstream's host_header, else

@@ -1,6 +1,8 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
+
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -52,21 +54,6 @@ func registerHealthMetrics(reg *prometheus.Registry) error {
 	return nil
 }
 
-func (r healthReport) String() string {
-	switch r {
-	case reportSuccess:
-		return "success"
-	case reportHTTPFailure:
-		return "http_failure"
-	case reportTCPFailure:
-		return "tcp_failure"
-	case reportTimeout:
-		return "timeout"
-	default:
-		return "ignored"
-	}
-}
-
 // eventSink emits Caddy events from the running config's context.
 type eventSink struct {
 	ctx    caddy.Context
@@ -81,12 +68,12 @@ type healthSignals struct {
 	sink   atomic.Pointer[eventSink]
 }
 
-func (s *healthSignals) probed(u *Upstream, a *Address, r healthReport) {
+func (s *healthSignals) probed(u *Upstream, a *Address, r health.Report) {
 	initHealthMetrics()
 	probeResults.WithLabelValues(u.Name, a.Dial, r.String()).Inc()
 }
 
-func (s *healthSignals) observedPassively(u *Upstream, a *Address, r healthReport) {
+func (s *healthSignals) observedPassively(u *Upstream, a *Address, r health.Report) {
 	initHealthMetrics()
 	passiveResults.WithLabelValues(u.Name, a.Dial, r.String()).Inc()
 }

@@ -1,6 +1,8 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -459,7 +461,7 @@ func (r *Registry) removeUpstreamLocked(id string) {
 func (r *Registry) forgetUpstreamLocked(id string) {
 	r.checker.stop(id)
 	r.hosts.stop(id)
-	rrCounters.Delete(id)
+	balance.Forget(id)
 }
 
 // putUpstream returns the change that stores u and publishes its pool.
