@@ -1,21 +1,6 @@
 package upstreams
 
-import (
-	"net/http"
-
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
-)
-
-// passiveLimits are the consecutive-observation thresholds of passive
-// checks; all zero when passive checks cannot change anything.
-func passiveLimits(h Healthchecks) health.Limits {
-	if !h.Enabled() {
-		return health.Limits{}
-	}
-	p := h.Passive
-	return health.Limits{Successes: p.Healthy.Successes, HTTPFailures: p.Unhealthy.HTTPFailures,
-		TCPFailures: p.Unhealthy.TCPFailures, Timeouts: p.Unhealthy.Timeouts}
-}
+import "github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 
 // PassiveChecks reports whether proxied traffic can change the health of
 // the pool's addresses (Kong's passive checks: any passive counter above
@@ -35,37 +20,15 @@ func (p *Pool) ReportRoundTrip(a *Address, rt health.RoundTrip) {
 	if !p.PassiveChecks() {
 		return
 	}
-	report := passiveReport(p.Upstream.Healthchecks.Passive, rt)
-	p.signals.observedPassively(p.Upstream, a, report)
+	report := health.ClassifyRoundTrip(p.Upstream.Healthchecks.Passive, rt)
+	l := labels(p.Upstream, a)
+	p.signals.ObservedPassively(l, report)
 	if flipped, healthy := a.State.Observe(report, p.passive); flipped {
-		p.signals.changed(p.Upstream, a, healthy, "passive check")
+		p.signals.Changed(l, healthy, "passive check")
 	}
 }
 
-// passiveReport classifies a round trip for passive checks.
-func passiveReport(cfg PassiveHealthcheck, rt health.RoundTrip) health.Report {
-	if rt.Err != nil {
-		return classifyDialError(rt.Err)
-	}
-	if rt.Status == http.StatusGatewayTimeout {
-		return health.Timeout
-	}
-	return classifyStatus(rt.Status, cfg.Healthy.HTTPStatuses, cfg.Unhealthy.HTTPStatuses)
-}
-
-// classifyStatus is Kong's status rule shared by active and passive checks:
-// a status in the healthy list is a success, one in the unhealthy list an
-// HTTP failure, any other is ignored.
-func classifyStatus(status int, healthy, unhealthy []int) health.Report {
-	for _, s := range healthy {
-		if status == s {
-			return health.Success
-		}
-	}
-	for _, s := range unhealthy {
-		if status == s {
-			return health.HTTPFailure
-		}
-	}
-	return health.Ignored
+// labels name an address in health metrics, logs and events.
+func labels(u *Upstream, a *Address) health.Labels {
+	return health.Labels{Upstream: u.Name, Target: a.Target.Target, Dial: a.Dial}
 }

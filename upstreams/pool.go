@@ -36,7 +36,7 @@ type Pool struct {
 	// passive are the passive health-check limits; zero when off.
 	passive health.Limits
 	// signals report health changes made by passive checks.
-	signals *healthSignals
+	signals *health.Signals
 }
 
 // Address is one balanced host:port of a target: what balancing reads of
@@ -62,7 +62,7 @@ type Address struct {
 // resolved address; without an entry (no resolver), a hostname target is
 // one address dialled by name.
 func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution, states *addressStates, version uint64) *Pool {
-	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: passiveLimits(u.Healthchecks)}
+	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: u.Healthchecks.PassiveLimits()}
 	used := make(map[string]bool, len(targets))
 	add := func(a *Address) {
 		if a.Dial == "" {

@@ -2,6 +2,7 @@ package upstreams
 
 import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
@@ -13,29 +14,29 @@ type ForeignKey struct {
 // Upstream is a named pool of targets with a balancing algorithm and health
 // checks: Kong's Upstream entity, field for field.
 type Upstream struct {
-	ID                       string       `json:"id"`
-	CreatedAt                int64        `json:"created_at"`
-	UpdatedAt                int64        `json:"updated_at"`
-	Name                     string       `json:"name"`
-	Algorithm                string       `json:"algorithm"`
-	HashOn                   string       `json:"hash_on"`
-	HashFallback             string       `json:"hash_fallback"`
-	HashOnHeader             *string      `json:"hash_on_header"`
-	HashFallbackHeader       *string      `json:"hash_fallback_header"`
-	HashOnCookie             *string      `json:"hash_on_cookie"`
-	HashOnCookiePath         string       `json:"hash_on_cookie_path"`
-	HashOnQueryArg           *string      `json:"hash_on_query_arg"`
-	HashFallbackQueryArg     *string      `json:"hash_fallback_query_arg"`
-	HashOnURICapture         *string      `json:"hash_on_uri_capture"`
-	HashFallbackURICapture   *string      `json:"hash_fallback_uri_capture"`
-	Slots                    int          `json:"slots"`
-	Healthchecks             Healthchecks `json:"healthchecks"`
-	Tags                     []string     `json:"tags"`
-	HostHeader               *string      `json:"host_header"`
-	ClientCertificate        *ForeignKey  `json:"client_certificate"`
-	UseSRVName               bool         `json:"use_srv_name"`
-	StickySessionsCookie     *string      `json:"sticky_sessions_cookie"`
-	StickySessionsCookiePath string       `json:"sticky_sessions_cookie_path"`
+	ID                       string        `json:"id"`
+	CreatedAt                int64         `json:"created_at"`
+	UpdatedAt                int64         `json:"updated_at"`
+	Name                     string        `json:"name"`
+	Algorithm                string        `json:"algorithm"`
+	HashOn                   string        `json:"hash_on"`
+	HashFallback             string        `json:"hash_fallback"`
+	HashOnHeader             *string       `json:"hash_on_header"`
+	HashFallbackHeader       *string       `json:"hash_fallback_header"`
+	HashOnCookie             *string       `json:"hash_on_cookie"`
+	HashOnCookiePath         string        `json:"hash_on_cookie_path"`
+	HashOnQueryArg           *string       `json:"hash_on_query_arg"`
+	HashFallbackQueryArg     *string       `json:"hash_fallback_query_arg"`
+	HashOnURICapture         *string       `json:"hash_on_uri_capture"`
+	HashFallbackURICapture   *string       `json:"hash_fallback_uri_capture"`
+	Slots                    int           `json:"slots"`
+	Healthchecks             health.Config `json:"healthchecks"`
+	Tags                     []string      `json:"tags"`
+	HostHeader               *string       `json:"host_header"`
+	ClientCertificate        *ForeignKey   `json:"client_certificate"`
+	UseSRVName               bool          `json:"use_srv_name"`
+	StickySessionsCookie     *string       `json:"sticky_sessions_cookie"`
+	StickySessionsCookiePath string        `json:"sticky_sessions_cookie_path"`
 }
 
 var hashOnValues = []string{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
