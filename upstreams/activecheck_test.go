@@ -143,7 +143,7 @@ func TestProbesStopWithTheirTargetsAndUpstreams(t *testing.T) {
 func probeLoops() int {
 	buf := make([]byte, 8<<20)
 	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "upstreams.(*activeChecker).loop(")
+	return strings.Count(string(buf[:n]), "health.(*Checker).loop(")
 }
 
 // TestDetectionTimeAtOneSecondInterval measures the figure Kong users

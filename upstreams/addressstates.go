@@ -1,6 +1,8 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+
 	"sync"
 	"time"
 )
@@ -11,7 +13,7 @@ import (
 // clears what it knew.
 const healthKeptAfterDelete = 300 * time.Second
 
-// addressStates holds the AddressState of every address, keyed as Kong's
+// addressStates holds the balance.State of every address, keyed as Kong's
 // health checker keys health: by upstream name, then by target hostname
 // and address (see Address.stateKey). Two targets whose names resolve to
 // the same ip:port so keep separate health, and an upstream deleted and
@@ -19,7 +21,7 @@ const healthKeptAfterDelete = 300 * time.Second
 // It is read when pools are built, never by requests.
 type addressStates struct {
 	mu sync.Mutex
-	m  map[string]map[string]*AddressState // upstream name -> state key -> state
+	m  map[string]map[string]*balance.State // upstream name -> state key -> state
 	// retired holds the states of upstream names no upstream has any
 	// more, until they are taken back or cleared.
 	retired    map[string]*retiredStates
@@ -29,21 +31,21 @@ type addressStates struct {
 // retiredStates are the states of a retired upstream name and the
 // generation of its retirement.
 type retiredStates struct {
-	states map[string]*AddressState
+	states map[string]*balance.State
 	gen    uint64
 }
 
 // get returns the state of an address of the named upstream, taking it
 // back from the name's retired states if it is there.
-func (as *addressStates) get(upstreamName, key string) *AddressState {
+func (as *addressStates) get(upstreamName, key string) *balance.State {
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	if as.m == nil {
-		as.m = map[string]map[string]*AddressState{}
+		as.m = map[string]map[string]*balance.State{}
 	}
 	byKey := as.m[upstreamName]
 	if byKey == nil {
-		byKey = map[string]*AddressState{}
+		byKey = map[string]*balance.State{}
 		as.m[upstreamName] = byKey
 	}
 	st := byKey[key]
@@ -52,7 +54,7 @@ func (as *addressStates) get(upstreamName, key string) *AddressState {
 			st = r.states[key]
 			delete(r.states, key)
 		} else {
-			st = &AddressState{}
+			st = &balance.State{}
 		}
 		byKey[key] = st
 	}

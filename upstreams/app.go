@@ -1,6 +1,8 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,7 +65,7 @@ type App struct {
 	registry *Registry
 	kongYAML *DeclarativeConfig
 	resolver targets.Resolver
-	events   *eventSink
+	events   *health.EventSink
 	poolKey  string
 	declared []declaredUpstream
 	sources  []configuredSource
@@ -167,17 +169,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("opening the upstreams registry: %w", err)
 	}
 	a.registry = val.(*Registry)
-	if err := registerHealthMetrics(ctx.GetMetricsRegistry()); err != nil {
+	if err := health.RegisterMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering health metrics: %w", err)
 	}
 	eventsApp, err := ctx.App("events")
 	if err != nil {
 		return fmt.Errorf("loading the events app: %w", err)
 	}
-	a.events = &eventSink{ctx: ctx, events: eventsApp.(*caddyevents.App)}
+	a.events = &health.EventSink{Ctx: ctx, Events: eventsApp.(*caddyevents.App)}
 	// the events app may not emit before it has started, and apps start in
 	// random order: arm the sink on Caddy's "started" event, after all
-	if err := a.events.events.On("started", armEvents{registry: a.registry, sink: a.events}); err != nil {
+	if err := a.events.Events.On("started", armEvents{registry: a.registry, sink: a.events}); err != nil {
 		return fmt.Errorf("subscribing to the started event: %w", err)
 	}
 	return nil
@@ -187,12 +189,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 // every app of the config has started.
 type armEvents struct {
 	registry *Registry
-	sink     *eventSink
+	sink     *health.EventSink
 }
 
 // Handle implements caddyevents.Handler.
 func (h armEvents) Handle(context.Context, caddy.Event) error {
-	h.registry.signals.sink.Store(h.sink)
+	h.registry.signals.Arm(h.sink)
 	return nil
 }
 
@@ -283,7 +285,7 @@ func (a *App) Cleanup() error {
 	if a.registry == nil {
 		return nil
 	}
-	a.registry.signals.sink.CompareAndSwap(a.events, nil)
+	a.registry.signals.Disarm(a.events)
 	deleted, err := registries.Delete(a.poolKey)
 	if deleted {
 		active.CompareAndSwap(a.registry, nil)

@@ -2,71 +2,8 @@ package upstreams
 
 import "github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 
-// Healthchecks is an upstream's health-check configuration, in Kong's shape.
-type Healthchecks struct {
-	Active    ActiveHealthcheck  `json:"active"`
-	Passive   PassiveHealthcheck `json:"passive"`
-	Threshold float64            `json:"threshold"`
-}
-
-// ActiveHealthcheck configures probes sent to every target address.
-type ActiveHealthcheck struct {
-	Type                   string              `json:"type"`
-	Timeout                float64             `json:"timeout"`
-	Concurrency            int                 `json:"concurrency"`
-	HTTPPath               string              `json:"http_path"`
-	HTTPSSNI               *string             `json:"https_sni"`
-	HTTPSVerifyCertificate bool                `json:"https_verify_certificate"`
-	Headers                map[string][]string `json:"headers"`
-	Healthy                ActiveHealthy       `json:"healthy"`
-	Unhealthy              ActiveUnhealthy     `json:"unhealthy"`
-}
-
-// ActiveHealthy says when probing marks an address healthy.
-type ActiveHealthy struct {
-	Interval     float64 `json:"interval"`
-	HTTPStatuses []int   `json:"http_statuses"`
-	Successes    int     `json:"successes"`
-}
-
-// ActiveUnhealthy says when probing marks an address unhealthy.
-type ActiveUnhealthy struct {
-	Interval     float64 `json:"interval"`
-	HTTPStatuses []int   `json:"http_statuses"`
-	TCPFailures  int     `json:"tcp_failures"`
-	Timeouts     int     `json:"timeouts"`
-	HTTPFailures int     `json:"http_failures"`
-}
-
-// PassiveHealthcheck configures health tracking from proxied traffic.
-type PassiveHealthcheck struct {
-	Type      string           `json:"type"`
-	Healthy   PassiveHealthy   `json:"healthy"`
-	Unhealthy PassiveUnhealthy `json:"unhealthy"`
-}
-
-// PassiveHealthy says when proxied traffic marks an address healthy.
-type PassiveHealthy struct {
-	HTTPStatuses []int `json:"http_statuses"`
-	Successes    int   `json:"successes"`
-}
-
-// PassiveUnhealthy says when proxied traffic marks an address unhealthy.
-type PassiveUnhealthy struct {
-	HTTPStatuses []int `json:"http_statuses"`
-	TCPFailures  int   `json:"tcp_failures"`
-	Timeouts     int   `json:"timeouts"`
-	HTTPFailures int   `json:"http_failures"`
-}
-
-// Enabled reports whether the upstream has a health checker at all, by
-// Kong's rule: any active interval or passive unhealthy counter non-zero.
-func (h Healthchecks) Enabled() bool {
-	return h.Active.Healthy.Interval > 0 || h.Active.Unhealthy.Interval > 0 ||
-		h.Passive.Unhealthy.TCPFailures > 0 || h.Passive.Unhealthy.Timeouts > 0 ||
-		h.Passive.Unhealthy.HTTPFailures > 0
-}
-
+// healthchecksField declares an upstream's healthchecks field (see
+// health.Config), with Kong's defaults and bounds.
 func healthchecksField() schema.Field {
 	probeType := func(def string) schema.Field {
 		return schema.Field{Name: "type", Type: schema.String, Default: def,

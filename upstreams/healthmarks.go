@@ -61,7 +61,7 @@ func (r *Registry) MarkTargetHealth(upstreamName, targetID, host string, port in
 		was := a.State.Healthy()
 		a.State.ForceHealthy(healthy)
 		if was != healthy {
-			r.signals.changed(pool.Upstream, a, healthy, "manual")
+			r.signals.Changed(labels(pool.Upstream, a), healthy, "manual")
 		}
 	}
 	return found

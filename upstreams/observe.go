@@ -1,6 +1,10 @@
 package upstreams
 
-import "time"
+import (
+	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+)
 
 // Observation is what the proxy learned from one attempt to an address:
 // how long it took from the pick to the end of the request, and whether
@@ -15,29 +19,15 @@ type Observation struct {
 	Final    bool
 }
 
-// requestTracker is implemented by balancers that need to know when
-// requests start and end (least-connections, latency).
-type requestTracker interface {
-	tracksRequests() bool
-}
-
 // TracksRequests reports whether the pool's algorithm needs Begin and Done
 // around each attempt. The proxy may skip both when it is false.
-func (p *Pool) TracksRequests() bool {
-	t, ok := p.balancer.(requestTracker)
-	return ok && t.tracksRequests()
-}
+func (p *Pool) TracksRequests() bool { return balance.TracksRequests(p.balancer) }
 
 // Begin records that an attempt to a starts (one more request in flight).
 // Every Begin must be followed by exactly one Done for the same address.
-func (p *Pool) Begin(a *Address) { a.State.InFlight.Add(1) }
+func (p *Pool) Begin(a *Address) { a.State.Begin() }
 
 // Done records the end of an attempt started with Begin: the request is
 // no longer in flight and, for a final attempt, its duration feeds the
 // address's latency EWMA.
-func (p *Pool) Done(o Observation) {
-	o.Address.State.InFlight.Add(-1)
-	if o.Final {
-		o.Address.State.latency.observe(o.Duration, monotonicNow())
-	}
-}
+func (p *Pool) Done(o Observation) { o.Address.State.End(o.Duration, o.Final) }

@@ -1,33 +1,11 @@
 package upstreams
 
-import "net/http"
-
-// RoundTrip is the outcome of one proxied round trip to an address, as the
-// proxy's transport saw it: the response status, or the error that stopped
-// the round trip before a response arrived.
-type RoundTrip struct {
-	// Status is the response status code; 0 when Err is set.
-	Status int
-	// Err is the transport error (connection refused or reset, TLS
-	// failure, timeout); nil when a response arrived.
-	Err error
-}
-
-// passiveLimits are the consecutive-observation thresholds of passive
-// checks; all zero when passive checks cannot change anything.
-func passiveLimits(h Healthchecks) healthLimits {
-	if !h.Enabled() {
-		return healthLimits{}
-	}
-	p := h.Passive
-	return healthLimits{successes: p.Healthy.Successes, httpFailures: p.Unhealthy.HTTPFailures,
-		tcpFailures: p.Unhealthy.TCPFailures, timeouts: p.Unhealthy.Timeouts}
-}
+import "github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 
 // PassiveChecks reports whether proxied traffic can change the health of
 // the pool's addresses (Kong's passive checks: any passive counter above
 // 0). The proxy may skip ReportRoundTrip when it is false.
-func (p *Pool) PassiveChecks() bool { return p.passive != healthLimits{} }
+func (p *Pool) PassiveChecks() bool { return p.passive != health.Limits{} }
 
 // ReportRoundTrip feeds one proxied round trip to a into the pool's passive
 // health checks, with Kong's classification: a transport timeout or a 504
@@ -38,41 +16,19 @@ func (p *Pool) PassiveChecks() bool { return p.passive != healthLimits{} }
 // checks, as in Kong. Reaching a limit flips the address's health, which
 // the next pick sees; the change is logged, exported and emitted as an
 // event like any other.
-func (p *Pool) ReportRoundTrip(a *Address, rt RoundTrip) {
+func (p *Pool) ReportRoundTrip(a *Address, rt health.RoundTrip) {
 	if !p.PassiveChecks() {
 		return
 	}
-	report := passiveReport(p.Upstream.Healthchecks.Passive, rt)
-	p.signals.observedPassively(p.Upstream, a, report)
-	if flipped, healthy := a.State.counters.observe(a.State, report, p.passive); flipped {
-		p.signals.changed(p.Upstream, a, healthy, "passive check")
+	report := health.ClassifyRoundTrip(p.Upstream.Healthchecks.Passive, rt)
+	l := labels(p.Upstream, a)
+	p.signals.ObservedPassively(l, report)
+	if flipped, healthy := a.State.Observe(report, p.passive); flipped {
+		p.signals.Changed(l, healthy, "passive check")
 	}
 }
 
-// passiveReport classifies a round trip for passive checks.
-func passiveReport(cfg PassiveHealthcheck, rt RoundTrip) healthReport {
-	if rt.Err != nil {
-		return classifyDialError(rt.Err)
-	}
-	if rt.Status == http.StatusGatewayTimeout {
-		return reportTimeout
-	}
-	return classifyStatus(rt.Status, cfg.Healthy.HTTPStatuses, cfg.Unhealthy.HTTPStatuses)
-}
-
-// classifyStatus is Kong's status rule shared by active and passive checks:
-// a status in the healthy list is a success, one in the unhealthy list an
-// HTTP failure, any other is ignored.
-func classifyStatus(status int, healthy, unhealthy []int) healthReport {
-	for _, s := range healthy {
-		if status == s {
-			return reportSuccess
-		}
-	}
-	for _, s := range unhealthy {
-		if status == s {
-			return reportHTTPFailure
-		}
-	}
-	return reportIgnored
+// labels name an address in health metrics, logs and events.
+func labels(u *Upstream, a *Address) health.Labels {
+	return health.Labels{Upstream: u.Name, Target: a.Target.Target, Dial: a.Dial}
 }

@@ -5,9 +5,10 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddy-upstreams/caddy-upstreams/targets"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
@@ -15,7 +16,7 @@ import (
 // proxy reads on every request without taking a lock. A change to the
 // upstream or its targets builds a new Pool off the request path and
 // publishes it atomically; per-address state (in-flight counts, health)
-// lives in AddressState values that survive the swap.
+// lives in balance.State values that survive the swap.
 type Pool struct {
 	// Upstream is the entity the pool was built from. Read only.
 	Upstream *Upstream
@@ -29,77 +30,39 @@ type Pool struct {
 	// resolved by the registry.
 	Hosts map[string]*HostResolution
 
-	balancer balancer
+	balancer balance.Balancer
+	// endpoints are the balanced part of Addresses, index for index.
+	endpoints []*balance.Endpoint
 	// passive are the passive health-check limits; zero when off.
-	passive healthLimits
+	passive health.Limits
 	// signals report health changes made by passive checks.
-	signals *healthSignals
+	signals *health.Signals
 }
 
-// Address is one balanced host:port of a target.
+// Address is one balanced host:port of a target: what balancing reads of
+// it (Dial, Weight, State), and where it came from.
 type Address struct {
+	balance.Endpoint
 	// Target is the entity the address came from. Read only.
 	Target *Target
 	// Host is the IP or hostname, without brackets.
 	Host string
 	// Port is the TCP port.
 	Port int
-	// Dial is the address reverse_proxy dials ("host:port", IPv6 bracketed).
-	Dial string
 	// Name is the hostname the address was resolved from ("" for an IP
 	// target): the SRV entry's target name for SRV answers, else the
 	// target's hostname.
 	Name string
 	// SRV reports whether the address came from an SRV answer.
 	SRV bool
-	// Weight is the address's share of traffic; 0 takes none.
-	Weight int
-	// State is the address's mutable runtime state, shared by every pool
-	// generation of the same upstream.
-	State *AddressState
 }
-
-// AddressState is the runtime state of one address of one target of one
-// upstream. It is keyed as Kong keys health (see addressStates), so it
-// survives pool rebuilds.
-type AddressState struct {
-	// InFlight counts requests currently proxied to the address.
-	InFlight atomic.Int64
-	// unhealthy is set by health checking; unhealthy addresses get no traffic.
-	unhealthy atomic.Bool
-	// counters count consecutive health observations.
-	counters healthCounters
-	// latency is the response-time EWMA of the latency algorithm.
-	latency latencyEWMA
-	// traffic counts proxied round trips for the Admin API's live stats.
-	traffic trafficCounters
-}
-
-// Healthy reports whether the address may receive traffic.
-func (s *AddressState) Healthy() bool { return !s.unhealthy.Load() }
-
-// SetHealthy marks the address healthy or unhealthy and reports whether
-// that changed its state.
-func (s *AddressState) SetHealthy(healthy bool) bool {
-	return s.unhealthy.Swap(!healthy) != !healthy
-}
-
-// ForceHealthy is a manual healthy/unhealthy: it sets the state and clears
-// the health counters, as Kong's set_target_status does.
-func (s *AddressState) ForceHealthy(healthy bool) {
-	s.counters.resetCounters()
-	s.SetHealthy(healthy)
-}
-
-// Available reports whether the address can take a request now.
-func (a *Address) Available() bool { return a.Weight > 0 && a.State.Healthy() }
 
 // newPool builds a pool for u and its targets (in creation order). A
 // target whose hostname is in resolved contributes one address per
 // resolved address; without an entry (no resolver), a hostname target is
 // one address dialled by name.
 func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution, states *addressStates, version uint64) *Pool {
-	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: passiveLimits(u.Healthchecks)}
+	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: u.Healthchecks.PassiveLimits()}
 	used := make(map[string]bool, len(targets))
 	add := func(a *Address) {
 		if a.Dial == "" {
@@ -109,6 +72,7 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 		a.State = states.get(u.Name, key)
 		used[key] = true
 		p.Addresses = append(p.Addresses, a)
+		p.endpoints = append(p.endpoints, &a.Endpoint)
 	}
 	for _, t := range targets {
 		host, port, ok := schema.ParseTarget(t.Target)
@@ -118,7 +82,7 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 		hr, isName := resolved[host]
 		if !isName {
 			dial, host := sharedDial(t.Target, host, port)
-			add(&Address{Target: t, Host: host, Port: port, Dial: dial, Weight: t.Weight})
+			add(&Address{Endpoint: balance.Endpoint{Dial: dial, Weight: t.Weight}, Target: t, Host: host, Port: port})
 			continue
 		}
 		for _, r := range hr.Addresses {
@@ -126,7 +90,7 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 		}
 	}
 	states.retain(u.Name, used)
-	p.balancer = newBalancer(u, p.Addresses)
+	p.balancer = balance.New(balanceConfig(u), p.endpoints)
 	return p
 }
 
@@ -135,7 +99,7 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 // unless it is 0, and its weight replaces the target's (Kong's rule),
 // except that a target of weight 0 stays disabled: all its addresses get 0.
 func resolvedAddress(t *Target, host string, port int, r targets.Resolved) *Address {
-	a := &Address{Target: t, Host: r.IP, Port: port, Weight: t.Weight, Name: host}
+	a := &Address{Endpoint: balance.Endpoint{Weight: t.Weight}, Target: t, Host: r.IP, Port: port, Name: host}
 	if r.Port > 0 {
 		a.Port = r.Port
 	}
@@ -169,28 +133,12 @@ func hostnames(list []*Target) []string {
 // Pick chooses an available address for a request, skipping the addresses
 // already tried by the request's earlier attempts when an untried one is
 // left. It returns nil when no address is available.
-func (p *Pool) Pick(req *PickRequest) *Address {
-	if len(p.Addresses) == 0 {
-		return nil
-	}
-	i := p.balancer.pick(p, req)
-	if i < 0 && req != nil && req.triedCount() > 0 {
-		// every available address was tried: start over, as Kong does.
-		saved := req.tried
-		req.tried = nil
-		i = p.balancer.pick(p, req)
-		req.tried = saved
-	}
+func (p *Pool) Pick(req *balance.Request) *Address {
+	i := balance.Pick(p.balancer, p.endpoints, req)
 	if i < 0 {
 		return nil
 	}
 	return p.Addresses[i]
-}
-
-// usable reports whether address i may be chosen for req.
-func (p *Pool) usable(i int, req *PickRequest) bool {
-	a := p.Addresses[i]
-	return a.Available() && (req == nil || !req.wasTried(a.Dial))
 }
 
 // Healthy applies Kong's threshold rule: with health checks on, the

@@ -1,6 +1,10 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,8 +50,8 @@ type Registry struct {
 	// writes counts the batches this node has written to the store; a
 	// Reload whose Load overlapped one retries (see Reload).
 	writes  atomic.Uint64
-	checker *activeChecker
-	signals *healthSignals
+	checker *health.Checker
+	signals *health.Signals
 	hosts   *hostWatchers
 
 	cancel context.CancelFunc
@@ -61,9 +65,9 @@ func NewRegistry(ctx context.Context, store Store, logger *zap.Logger) (*Registr
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	r := &Registry{store: store, logger: logger, signals: &healthSignals{logger: logger.Named("health")},
+	r := &Registry{store: store, logger: logger, signals: health.NewSignals(logger.Named("health")),
 		writing: make(chan struct{}, 1)}
-	r.checker = newActiveChecker(logger.Named("healthcheck"), r.signals)
+	r.checker = health.NewChecker(logger.Named("healthcheck"), r.signals)
 	r.services, r.routes = newNamedIndex[*Service](), newNamedIndex[*Route]()
 	r.gateway.Store(emptyGateway())
 	r.hosts = newHostWatchers(logger.Named("dns"), r.republish)
@@ -102,7 +106,7 @@ func (r *Registry) Close() error {
 		<-r.done
 	}
 	r.hosts.close() // first: a watcher's last pool publication may start probes
-	r.checker.close()
+	r.checker.Close()
 	return r.store.Close()
 }
 
@@ -201,7 +205,7 @@ func (r *Registry) publishLocked(id string) {
 	p := newPool(u, list, resolved, &r.states, r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
-	r.checker.sync(p)
+	r.syncProbes(p)
 }
 
 // sortedTargetsLocked returns an upstream's targets, the store's and its
@@ -457,9 +461,9 @@ func (r *Registry) removeUpstreamLocked(id string) {
 // address states are kept by name (see addressStates.retire). r.mu must be
 // held.
 func (r *Registry) forgetUpstreamLocked(id string) {
-	r.checker.stop(id)
+	r.checker.Stop(id)
 	r.hosts.stop(id)
-	rrCounters.Delete(id)
+	balance.Forget(id)
 }
 
 // putUpstream returns the change that stores u and publishes its pool.

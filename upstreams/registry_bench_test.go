@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
 )
 
 // registryOfTargets builds a registry of nUp upstreams ("u0", "u1", ...)
@@ -52,7 +53,7 @@ func BenchmarkRegistryPick(b *testing.B) {
 	for _, mode := range []string{"same", "random"} {
 		b.Run(fmt.Sprintf("%s/%dx%d", mode, nUp, nT), func(b *testing.B) {
 			b.ReportAllocs()
-			var req upstreams.PickRequest // a round-robin pick neither records nor hashes
+			var req balance.Request // a round-robin pick neither records nor hashes
 			i := 0
 			for b.Loop() {
 				name := names[0]

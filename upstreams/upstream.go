@@ -1,16 +1,9 @@
 package upstreams
 
 import (
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
-)
-
-// Load-balancing algorithms an upstream may use.
-const (
-	AlgorithmRoundRobin        = "round-robin"
-	AlgorithmConsistentHashing = "consistent-hashing"
-	AlgorithmLeastConnections  = "least-connections"
-	AlgorithmLatency           = "latency"
-	AlgorithmStickySessions    = "sticky-sessions"
 )
 
 // ForeignKey references another entity by id, rendered {"id": "..."}.
@@ -21,29 +14,29 @@ type ForeignKey struct {
 // Upstream is a named pool of targets with a balancing algorithm and health
 // checks: Kong's Upstream entity, field for field.
 type Upstream struct {
-	ID                       string       `json:"id"`
-	CreatedAt                int64        `json:"created_at"`
-	UpdatedAt                int64        `json:"updated_at"`
-	Name                     string       `json:"name"`
-	Algorithm                string       `json:"algorithm"`
-	HashOn                   string       `json:"hash_on"`
-	HashFallback             string       `json:"hash_fallback"`
-	HashOnHeader             *string      `json:"hash_on_header"`
-	HashFallbackHeader       *string      `json:"hash_fallback_header"`
-	HashOnCookie             *string      `json:"hash_on_cookie"`
-	HashOnCookiePath         string       `json:"hash_on_cookie_path"`
-	HashOnQueryArg           *string      `json:"hash_on_query_arg"`
-	HashFallbackQueryArg     *string      `json:"hash_fallback_query_arg"`
-	HashOnURICapture         *string      `json:"hash_on_uri_capture"`
-	HashFallbackURICapture   *string      `json:"hash_fallback_uri_capture"`
-	Slots                    int          `json:"slots"`
-	Healthchecks             Healthchecks `json:"healthchecks"`
-	Tags                     []string     `json:"tags"`
-	HostHeader               *string      `json:"host_header"`
-	ClientCertificate        *ForeignKey  `json:"client_certificate"`
-	UseSRVName               bool         `json:"use_srv_name"`
-	StickySessionsCookie     *string      `json:"sticky_sessions_cookie"`
-	StickySessionsCookiePath string       `json:"sticky_sessions_cookie_path"`
+	ID                       string        `json:"id"`
+	CreatedAt                int64         `json:"created_at"`
+	UpdatedAt                int64         `json:"updated_at"`
+	Name                     string        `json:"name"`
+	Algorithm                string        `json:"algorithm"`
+	HashOn                   string        `json:"hash_on"`
+	HashFallback             string        `json:"hash_fallback"`
+	HashOnHeader             *string       `json:"hash_on_header"`
+	HashFallbackHeader       *string       `json:"hash_fallback_header"`
+	HashOnCookie             *string       `json:"hash_on_cookie"`
+	HashOnCookiePath         string        `json:"hash_on_cookie_path"`
+	HashOnQueryArg           *string       `json:"hash_on_query_arg"`
+	HashFallbackQueryArg     *string       `json:"hash_fallback_query_arg"`
+	HashOnURICapture         *string       `json:"hash_on_uri_capture"`
+	HashFallbackURICapture   *string       `json:"hash_fallback_uri_capture"`
+	Slots                    int           `json:"slots"`
+	Healthchecks             health.Config `json:"healthchecks"`
+	Tags                     []string      `json:"tags"`
+	HostHeader               *string       `json:"host_header"`
+	ClientCertificate        *ForeignKey   `json:"client_certificate"`
+	UseSRVName               bool          `json:"use_srv_name"`
+	StickySessionsCookie     *string       `json:"sticky_sessions_cookie"`
+	StickySessionsCookiePath string        `json:"sticky_sessions_cookie_path"`
 }
 
 var hashOnValues = []string{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
@@ -58,8 +51,8 @@ var UpstreamSchema = &schema.Schema{
 		{Name: "created_at", Type: schema.Integer, Auto: true},
 		{Name: "updated_at", Type: schema.Integer, Auto: true},
 		{Name: "name", Type: schema.String, Required: true, Unique: true, Check: schema.CheckUpstreamName},
-		{Name: "algorithm", Type: schema.String, Default: AlgorithmRoundRobin,
-			OneOf: schema.Strings(AlgorithmConsistentHashing, AlgorithmLeastConnections, AlgorithmRoundRobin, AlgorithmLatency, AlgorithmStickySessions)},
+		{Name: "algorithm", Type: schema.String, Default: balance.RoundRobin,
+			OneOf: schema.Strings(balance.ConsistentHashing, balance.LeastConnections, balance.RoundRobin, balance.Latency, balance.StickySessions)},
 		{Name: "hash_on", Type: schema.String, Default: "none", OneOf: schema.Strings(hashOnValues...)},
 		{Name: "hash_fallback", Type: schema.String, Default: "none", OneOf: schema.Strings(hashOnValues...)},
 		{Name: "hash_on_header", Type: schema.String, Check: schema.CheckHeaderName},
@@ -88,8 +81,8 @@ var UpstreamSchema = &schema.Schema{
 // selects round-robin; any other hash_on selects consistent-hashing.
 func upstreamShorthands(in map[string]any) {
 	if alg, ok := in["algorithm"].(string); ok {
-		if alg == AlgorithmLeastConnections || alg == AlgorithmLatency || alg == AlgorithmStickySessions {
-			if _, given := in["hash_on"]; given || alg != AlgorithmStickySessions {
+		if alg == balance.LeastConnections || alg == balance.Latency || alg == balance.StickySessions {
+			if _, given := in["hash_on"]; given || alg != balance.StickySessions {
 				in["hash_on"] = nil
 			}
 		}
@@ -103,11 +96,11 @@ func upstreamShorthands(in map[string]any) {
 		in["hash_on"] = "none"
 	case string:
 		if h == "none" {
-			if alg, _ := in["algorithm"].(string); alg != AlgorithmLeastConnections && alg != AlgorithmLatency && alg != AlgorithmStickySessions {
-				in["algorithm"] = AlgorithmRoundRobin
+			if alg, _ := in["algorithm"].(string); alg != balance.LeastConnections && alg != balance.Latency && alg != balance.StickySessions {
+				in["algorithm"] = balance.RoundRobin
 			}
 		} else {
-			in["algorithm"] = AlgorithmConsistentHashing
+			in["algorithm"] = balance.ConsistentHashing
 		}
 	}
 }
@@ -165,10 +158,34 @@ func upstreamEntityChecks() []schema.EntityCheck {
 		conditional("hash_fallback", "uri_capture", "hash_fallback_uri_capture"),
 		distinct("hash_on_uri_capture", "hash_fallback_uri_capture"),
 		{Fields: []string{"algorithm", "sticky_sessions_cookie"}, Run: func(m map[string]any, v *schema.Violations) {
-			if m["algorithm"] == AlgorithmStickySessions && m["sticky_sessions_cookie"] == nil {
+			if m["algorithm"] == balance.StickySessions && m["sticky_sessions_cookie"] == nil {
 				v.AddEntity("failed conditional validation given value of field 'algorithm'")
 				v.Add("sticky_sessions_cookie", "required field missing")
 			}
 		}},
 	}
+}
+
+// balanceConfig is what the balancing algorithms need of an upstream.
+func balanceConfig(u *Upstream) balance.Config {
+	return balance.Config{
+		UpstreamID: u.ID,
+		Algorithm:  u.Algorithm,
+		Slots:      u.Slots,
+		HashOn: balance.Input{On: u.HashOn, Header: deref(u.HashOnHeader),
+			QueryArg: deref(u.HashOnQueryArg), URICapture: deref(u.HashOnURICapture)},
+		HashFallback: balance.Input{On: u.HashFallback, Header: deref(u.HashFallbackHeader),
+			QueryArg: deref(u.HashFallbackQueryArg), URICapture: deref(u.HashFallbackURICapture)},
+		HashCookie:       deref(u.HashOnCookie),
+		HashCookiePath:   u.HashOnCookiePath,
+		StickyCookie:     deref(u.StickySessionsCookie),
+		StickyCookiePath: u.StickySessionsCookiePath,
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

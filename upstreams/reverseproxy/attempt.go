@@ -10,6 +10,8 @@ import (
 	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 )
 
 // attemptVar is the request variable holding the request's balancing state
@@ -19,7 +21,7 @@ const attemptVar = "upstreams.attempt"
 // attempt is the balancing state of one request for one upstream.
 type attempt struct {
 	upstream string
-	pick     upstreams.PickRequest
+	pick     balance.Request
 
 	// The pool and address of the latest attempt, for passive checks.
 	lastPool    *upstreams.Pool
@@ -47,7 +49,7 @@ func attemptFor(r *http.Request, upstream string) *attempt {
 	if a, ok := caddyhttp.GetVar(r.Context(), attemptVar).(*attempt); ok && a.upstream == upstream {
 		return a
 	}
-	a := &attempt{upstream: upstream, pick: upstreams.PickRequest{Request: r}}
+	a := &attempt{upstream: upstream, pick: balance.Request{Request: r}}
 	caddyhttp.SetVar(r.Context(), attemptVar, a)
 	return a
 }
@@ -114,7 +116,7 @@ func (a *attempt) reportRoundTrip(req *http.Request, res *http.Response, err err
 	if err != nil && req.Context().Err() != nil {
 		return
 	}
-	rt := upstreams.RoundTrip{Err: err}
+	rt := health.RoundTrip{Err: err}
 	if res != nil {
 		rt.Status = res.StatusCode
 	}
@@ -124,10 +126,10 @@ func (a *attempt) reportRoundTrip(req *http.Request, res *http.Response, err err
 
 // pendingCookie returns the Set-Cookie value the request's last pick asked
 // for, if any, and forgets it.
-func pendingCookie(r *http.Request) (upstreams.PendingCookie, bool) {
+func pendingCookie(r *http.Request) (balance.PendingCookie, bool) {
 	a, ok := caddyhttp.GetVar(r.Context(), attemptVar).(*attempt)
 	if !ok {
-		return upstreams.PendingCookie{}, false
+		return balance.PendingCookie{}, false
 	}
 	return a.pick.TakePendingCookie()
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
 )
 
 func init() {
@@ -48,7 +48,7 @@ func (Selector) Select(pool caddyrp.UpstreamPool, r *http.Request, w http.Respon
 }
 
 // setCookie adds c's Set-Cookie header, dropping earlier ones of the same name.
-func setCookie(h http.Header, c upstreams.PendingCookie) {
+func setCookie(h http.Header, c balance.PendingCookie) {
 	prefix := c.Name + "="
 	kept := h.Values("Set-Cookie")[:0:0]
 	for _, v := range h.Values("Set-Cookie") {

@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"fmt"
@@ -6,14 +6,10 @@ import (
 )
 
 // hashPool builds a consistent-hashing pool over the given dials and weights.
-func hashPool(slots int, dials []string, weights []int) *Pool {
-	u := &Upstream{ID: "u-hash", Name: "hash", Algorithm: AlgorithmConsistentHashing, HashOn: "header",
-		HashFallback: "none", Slots: slots}
-	targets := make([]*Target, len(dials))
-	for i, d := range dials {
-		targets[i] = &Target{ID: fmt.Sprint(i), Target: d, Weight: weights[i]}
-	}
-	return newPool(u, targets, nil, &addressStates{}, 1)
+func hashPool(slots int, dials []string, weights []int) *testPool {
+	c := Config{UpstreamID: "u-hash", Algorithm: ConsistentHashing, HashOn: Input{On: "header"},
+		HashFallback: Input{On: "none"}, Slots: slots}
+	return newTestPool(c, dials, weights)
 }
 
 func testDials(from, n int) []string {
@@ -36,11 +32,11 @@ func repeat(v, n int) []int {
 const disruptionKeys = 100_000
 
 // keyOwners maps each of the keys "user-0".. to the dial it hashes to.
-func keyOwners(t *testing.T, p *Pool) []string {
+func keyOwners(t *testing.T, p *testPool) []string {
 	t.Helper()
 	out := make([]string, disruptionKeys)
 	for k := range out {
-		var req PickRequest
+		var req Request
 		req.setKey(fmt.Sprintf("user-%d", k))
 		a := p.Pick(&req)
 		if a == nil {
@@ -113,7 +109,7 @@ func TestConsistentHashingIsStableAcrossProcesses(t *testing.T) {
 	reversed := hashPool(10000, []string{dials[4], dials[3], dials[2], dials[1], dials[0]}, repeat(100, 5))
 	got := ""
 	for _, key := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", ""} {
-		var req, req2 PickRequest
+		var req, req2 Request
 		req.setKey(key)
 		req2.setKey(key)
 		a, b := p.Pick(&req), reversed.Pick(&req2)
@@ -149,7 +145,7 @@ func TestConsistentHashingSkipsUnavailableTargets(t *testing.T) {
 	p := hashPool(10000, dials, []int{100, 100, 0, 100})
 	p.Addresses[1].State.SetHealthy(false)
 	for k := range 1000 {
-		var req PickRequest
+		var req Request
 		req.setKey(fmt.Sprint(k))
 		first := p.Pick(&req)
 		if first.Dial == dials[1] || first.Dial == dials[2] {

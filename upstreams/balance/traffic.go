@@ -1,8 +1,10 @@
-package upstreams
+package balance
 
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 )
 
 // trafficCounters count the proxied round trips to one address since it
@@ -33,7 +35,7 @@ type Traffic struct {
 // loads are not one atomic step: a round trip ending meanwhile may be
 // counted in Requests and not yet in Latency, which a rate over a second
 // does not notice.
-func (s *AddressState) Traffic() Traffic {
+func (s *State) Traffic() Traffic {
 	return Traffic{
 		Requests: s.traffic.requests.Load(),
 		Errors:   s.traffic.errors.Load(),
@@ -44,7 +46,7 @@ func (s *AddressState) Traffic() Traffic {
 // RecordTraffic counts one proxied round trip to the address that took d,
 // for the Admin API's live stats. It is lock-free and allocation-free and
 // runs for every round trip, whether or not anyone reads the counters.
-func (s *AddressState) RecordTraffic(rt RoundTrip, d time.Duration) {
+func (s *State) RecordTraffic(rt health.RoundTrip, d time.Duration) {
 	t := &s.traffic
 	t.requests.Add(1)
 	if rt.Err != nil || rt.Status >= 500 {

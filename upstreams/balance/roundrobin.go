@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"container/heap"
@@ -28,7 +28,7 @@ const (
 // target change does not restart the rotation at the first target.
 var rrCounters sync.Map // upstream id -> *atomic.Uint64
 
-func newRoundRobin(upstreamID string, addrs []*Address) *roundRobin {
+func newRoundRobin(upstreamID string, addrs []*Endpoint) *roundRobin {
 	c, _ := rrCounters.LoadOrStore(upstreamID, new(atomic.Uint64))
 	weights := make([]int, len(addrs))
 	for i, a := range addrs {
@@ -37,7 +37,12 @@ func newRoundRobin(upstreamID string, addrs []*Address) *roundRobin {
 	return &roundRobin{schedule: smoothSchedule(weights), counter: c.(*atomic.Uint64)}
 }
 
-func (rr *roundRobin) pick(p *Pool, req *PickRequest) int {
+// Forget drops what balancing keeps of an upstream across its pool
+// generations (its round-robin position), once the upstream is gone.
+func Forget(upstreamID string) { rrCounters.Delete(upstreamID) }
+
+// Pick walks the schedule from the upstream's next position.
+func (rr *roundRobin) Pick(eps []*Endpoint, req *Request) int {
 	n := uint64(len(rr.schedule))
 	if n == 0 {
 		return -1
@@ -45,7 +50,7 @@ func (rr *roundRobin) pick(p *Pool, req *PickRequest) int {
 	start := rr.counter.Add(1) - 1
 	for i := uint64(0); i < n; i++ {
 		idx := int(rr.schedule[(start+i)%n])
-		if p.usable(idx, req) {
+		if usable(eps, idx, req) {
 			return idx
 		}
 	}

@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"net/http"
@@ -6,11 +6,11 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// PickRequest carries what a balancing decision needs to know about one
+// Request carries what a balancing decision needs to know about one
 // proxied request: the request itself (hash inputs, cookies), the
 // addresses its earlier attempts already used, so a retry reaches a
 // different target, and a cookie the algorithm wants set on the response.
-type PickRequest struct {
+type Request struct {
 	// Request is the client request; it may be nil in benchmarks.
 	Request *http.Request
 	// HashKey caches the request's balancing key (the consistent-hashing
@@ -35,28 +35,26 @@ func (c PendingCookie) Header() string {
 }
 
 // Tried records that an attempt used dial.
-func (r *PickRequest) Tried(dial string) { r.tried = append(r.tried, dial) }
+func (r *Request) Tried(dial string) { r.tried = append(r.tried, dial) }
 
 // TakePendingCookie returns the cookie the last pick asked for and
 // forgets it; ok is false when there is none.
-func (r *PickRequest) TakePendingCookie() (c PendingCookie, ok bool) {
+func (r *Request) TakePendingCookie() (c PendingCookie, ok bool) {
 	c, r.cookie = r.cookie, PendingCookie{}
 	return c, c.Name != ""
 }
 
 // setKey caches the request's balancing key and its hash.
-func (r *PickRequest) setKey(key string) {
+func (r *Request) setKey(key string) {
 	r.HashKey, r.keyHash, r.keySet = key, xxhash.Sum64String(key), true
 }
 
 // setCookie asks for a cookie on the response.
-func (r *PickRequest) setCookie(name, value, path string) {
+func (r *Request) setCookie(name, value, path string) {
 	r.cookie = PendingCookie{Name: name, Value: value, Path: path}
 }
 
-func (r *PickRequest) triedCount() int { return len(r.tried) }
-
-func (r *PickRequest) wasTried(dial string) bool {
+func (r *Request) wasTried(dial string) bool {
 	for _, d := range r.tried {
 		if d == dial {
 			return true

@@ -1,16 +1,18 @@
-package upstreams
+package balance
 
 import (
 	"testing"
 	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 )
 
 // BenchmarkRecordTraffic is the per-round-trip cost of the live stats'
 // counters, with every goroutine hitting the same address (the worst
 // case: one contended cache line).
 func BenchmarkRecordTraffic(b *testing.B) {
-	s := new(AddressState)
-	rt := RoundTrip{Status: 200}
+	s := new(State)
+	rt := health.RoundTrip{Status: 200}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

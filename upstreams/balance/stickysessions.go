@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"strconv"
@@ -24,13 +24,13 @@ type stickySessions struct {
 // is not set.
 const DefaultStickyCookie = "KONG_STICKY"
 
-func newStickySessions(u *Upstream, addrs []*Address) *stickySessions {
+func newStickySessions(c Config, addrs []*Endpoint) *stickySessions {
 	s := &stickySessions{
-		fallback:   newRoundRobin(u.ID, addrs),
+		fallback:   newRoundRobin(c.UpstreamID, addrs),
 		ids:        make([]string, len(addrs)),
 		byID:       make(map[uint64]int, len(addrs)),
-		cookieName: deref(u.StickySessionsCookie),
-		cookiePath: u.StickySessionsCookiePath,
+		cookieName: c.StickyCookie,
+		cookiePath: c.StickyCookiePath,
 	}
 	if s.cookieName == "" {
 		s.cookieName = DefaultStickyCookie
@@ -39,7 +39,7 @@ func newStickySessions(u *Upstream, addrs []*Address) *stickySessions {
 		s.cookiePath = "/"
 	}
 	for i, a := range addrs {
-		id := stickyID(u.ID, a.Dial)
+		id := stickyID(c.UpstreamID, a.Dial)
 		s.ids[i] = strconv.FormatUint(id, 16)
 		s.byID[id] = i
 	}
@@ -55,7 +55,8 @@ func stickyID(upstreamID, dial string) uint64 {
 	return d.Sum64()
 }
 
-func (s *stickySessions) pick(p *Pool, req *PickRequest) int {
+// Pick honours the request's sticky cookie, else balances and sets one.
+func (s *stickySessions) Pick(eps []*Endpoint, req *Request) int {
 	if req != nil {
 		if !req.keySet {
 			v := ""
@@ -65,12 +66,12 @@ func (s *stickySessions) pick(p *Pool, req *PickRequest) int {
 			req.setKey(v)
 		}
 		if id, err := strconv.ParseUint(req.HashKey, 16, 64); err == nil {
-			if i, ok := s.byID[id]; ok && p.usable(i, req) {
+			if i, ok := s.byID[id]; ok && usable(eps, i, req) {
 				return i
 			}
 		}
 	}
-	i := s.fallback.pick(p, req)
+	i := s.fallback.Pick(eps, req)
 	if i >= 0 && req != nil && s.ids[i] != req.HashKey {
 		req.setCookie(s.cookieName, s.ids[i], s.cookiePath)
 	}

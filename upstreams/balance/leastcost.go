@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"math/rand/v2"
@@ -11,7 +11,7 @@ import (
 // choices over weight-proportional samples, which keeps a pick O(1) and
 // lock-free with loads close to the full scan's (Mitzenmacher 2001).
 type leastCost struct {
-	less func(a, b *Address) bool
+	less func(a, b *Endpoint) bool
 	// samples lists address indexes in proportion to their weights (the
 	// smooth round-robin schedule), for weighted sampling.
 	samples []uint32
@@ -20,7 +20,7 @@ type leastCost struct {
 // fullScanAddresses is the pool size up to which every address is compared.
 const fullScanAddresses = 8
 
-func newLeastCost(addrs []*Address, less func(a, b *Address) bool) *leastCost {
+func newLeastCost(addrs []*Endpoint, less func(a, b *Endpoint) bool) *leastCost {
 	weights := make([]int, len(addrs))
 	for i, a := range addrs {
 		weights[i] = a.Weight
@@ -28,20 +28,21 @@ func newLeastCost(addrs []*Address, less func(a, b *Address) bool) *leastCost {
 	return &leastCost{less: less, samples: smoothSchedule(weights)}
 }
 
-func (l *leastCost) pick(p *Pool, req *PickRequest) int {
+// Pick compares the costs of sampled (or all) usable endpoints.
+func (l *leastCost) Pick(eps []*Endpoint, req *Request) int {
 	if len(l.samples) == 0 {
 		return -1
 	}
-	if len(p.Addresses) <= fullScanAddresses {
-		return l.scan(p, req)
+	if len(eps) <= fullScanAddresses {
+		return l.scan(eps, req)
 	}
 	n := uint64(len(l.samples))
 	for range 4 {
 		i, j := int(l.samples[rand.Uint64N(n)]), int(l.samples[rand.Uint64N(n)])
-		ui, uj := p.usable(i, req), p.usable(j, req)
+		ui, uj := usable(eps, i, req), usable(eps, j, req)
 		switch {
 		case ui && uj:
-			if i != j && l.less(p.Addresses[j], p.Addresses[i]) {
+			if i != j && l.less(eps[j], eps[i]) {
 				return j
 			}
 			return i
@@ -51,23 +52,23 @@ func (l *leastCost) pick(p *Pool, req *PickRequest) int {
 			return j
 		}
 	}
-	return l.scan(p, req) // most of the pool is down or tried
+	return l.scan(eps, req) // most of the pool is down or tried
 }
 
 // scan compares every usable address, starting at a random one so equal
 // costs share the traffic.
-func (l *leastCost) scan(p *Pool, req *PickRequest) int {
-	n := len(p.Addresses)
+func (l *leastCost) scan(eps []*Endpoint, req *Request) int {
+	n := len(eps)
 	best := -1
 	start := rand.IntN(n)
 	for k := range n {
 		i := (start + k) % n
-		if p.usable(i, req) && (best < 0 || l.less(p.Addresses[i], p.Addresses[best])) {
+		if usable(eps, i, req) && (best < 0 || l.less(eps[i], eps[best])) {
 			best = i
 		}
 	}
 	return best
 }
 
-// tracksRequests reports that leastCost needs Pool.Begin/Pool.Done calls.
+// tracksRequests reports that leastCost needs State.Begin/State.End calls.
 func (l *leastCost) tracksRequests() bool { return true }

@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"net/http"
@@ -44,30 +44,30 @@ type hashInputs struct {
 	cookieName, cookiePath string
 }
 
-func newHashInputs(u *Upstream) hashInputs {
-	input := func(on string, header, queryArg, capture *string) hashInput {
-		switch on {
+func newHashInputs(c Config) hashInputs {
+	input := func(in Input) hashInput {
+		switch in.On {
 		case hashOnHeader:
-			return hashInput{on, textproto.CanonicalMIMEHeaderKey(deref(header))}
+			return hashInput{in.On, textproto.CanonicalMIMEHeaderKey(in.Header)}
 		case hashOnQueryArg:
-			return hashInput{on, deref(queryArg)}
+			return hashInput{in.On, in.QueryArg}
 		case hashOnURICapture:
-			return hashInput{on, "http.regexp." + deref(capture)}
+			return hashInput{in.On, "http.regexp." + in.URICapture}
 		}
-		return hashInput{on: on}
+		return hashInput{on: in.On}
 	}
 	return hashInputs{
-		primary:    input(u.HashOn, u.HashOnHeader, u.HashOnQueryArg, u.HashOnURICapture),
-		fallback:   input(u.HashFallback, u.HashFallbackHeader, u.HashFallbackQueryArg, u.HashFallbackURICapture),
-		cookieName: deref(u.HashOnCookie),
-		cookiePath: u.HashOnCookiePath,
+		primary:    input(c.HashOn),
+		fallback:   input(c.HashFallback),
+		cookieName: c.HashCookie,
+		cookiePath: c.HashCookiePath,
 	}
 }
 
 // key returns the request's hash input: the primary input's value, else
 // the fallback's, else "" (Kong's get_value_to_hash). A missing hash
 // cookie is generated (a v4 UUID) and queued on req for the response.
-func (h *hashInputs) key(req *PickRequest) string {
+func (h *hashInputs) key(req *Request) string {
 	if req.Request == nil {
 		return ""
 	}
@@ -80,7 +80,7 @@ func (h *hashInputs) key(req *PickRequest) string {
 	return ""
 }
 
-func (h *hashInputs) value(in hashInput, req *PickRequest) (string, bool) {
+func (h *hashInputs) value(in hashInput, req *Request) (string, bool) {
 	r := req.Request
 	switch in.on {
 	case hashOnConsumer:
@@ -173,11 +173,4 @@ func hostOnly(addr string) string {
 		return strings.TrimSuffix(strings.TrimPrefix(addr[:i], "["), "]")
 	}
 	return addr
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

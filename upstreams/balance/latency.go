@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"math"
@@ -15,14 +15,14 @@ import (
 // requests spread; and an address without a measurement yet is compared by
 // in-flight/weight alone (Kong gives it the mean EWMA), so a new target is
 // probed by a few requests instead of taking all of them.
-func newLatency(addrs []*Address) *leastCost {
+func newLatency(addrs []*Endpoint) *leastCost {
 	return newLeastCost(addrs, fasterResponses)
 }
 
 // fasterResponses compares decayedEWMA·(in-flight+1)/weight. Both EWMAs
 // decay with the same clock, so the comparison needs only the difference
 // of their observation times: one exp, no clock reading.
-func fasterResponses(a, b *Address) bool {
+func fasterResponses(a, b *Endpoint) bool {
 	ta, tb := a.State.latency.touched.Load(), b.State.latency.touched.Load()
 	if ta == 0 || tb == 0 {
 		return fewerConnections(a, b)
@@ -75,7 +75,7 @@ func (l *latencyEWMA) decayed(now int64) float64 {
 
 // LatencySeconds returns the address's current response-time EWMA in seconds
 // (0 before the first observation).
-func (s *AddressState) LatencySeconds() float64 { return s.latency.decayed(monotonicNow()) }
+func (s *State) LatencySeconds() float64 { return s.latency.decayed(monotonicNow()) }
 
 var processStart = time.Now()
 

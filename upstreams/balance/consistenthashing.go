@@ -1,4 +1,4 @@
-package upstreams
+package balance
 
 import (
 	"math"
@@ -25,7 +25,7 @@ const (
 	maxTableSize       = 1 << 22
 )
 
-func newConsistentHashing(u *Upstream, addrs []*Address) *consistentHashing {
+func newConsistentHashing(c Config, addrs []*Endpoint) *consistentHashing {
 	weighted := 0
 	for _, a := range addrs {
 		if a.Weight > 0 {
@@ -33,8 +33,8 @@ func newConsistentHashing(u *Upstream, addrs []*Address) *consistentHashing {
 		}
 	}
 	return &consistentHashing{
-		inputs: newHashInputs(u),
-		owners: raceTable(addrs, tableSize(u.Slots, weighted)),
+		inputs: newHashInputs(c),
+		owners: raceTable(addrs, tableSize(c.Slots, weighted)),
 	}
 }
 
@@ -49,7 +49,8 @@ func tableSize(slots, addresses int) int {
 	return m
 }
 
-func (c *consistentHashing) pick(p *Pool, req *PickRequest) int {
+// Pick looks the request's key up in the table.
+func (c *consistentHashing) Pick(eps []*Endpoint, req *Request) int {
 	var h uint64
 	if req != nil {
 		if !req.keySet {
@@ -59,16 +60,16 @@ func (c *consistentHashing) pick(p *Pool, req *PickRequest) int {
 	} else {
 		h = xxhash.Sum64String("")
 	}
-	return c.lookup(p, req, h)
+	return c.lookup(eps, req, h)
 }
 
 // lookup returns the owner of the key's slot, or of the next slot whose
 // owner is usable.
-func (c *consistentHashing) lookup(p *Pool, req *PickRequest, h uint64) int {
+func (c *consistentHashing) lookup(eps []*Endpoint, req *Request, h uint64) int {
 	m := uint64(len(c.owners))
 	slot, _ := bits.Mul64(h, m)
 	for k := uint64(0); k < m; k++ {
-		if idx := int(c.owners[(slot+k)%m]); p.usable(idx, req) {
+		if idx := int(c.owners[(slot+k)%m]); usable(eps, idx, req) {
 			return idx
 		}
 	}
@@ -111,7 +112,7 @@ func splitmix64(state *uint64) uint64 {
 // depends on the set of (dial, weight) pairs alone, not on their order or
 // on the process. Building costs about m·(ln m + 4) draws whatever the
 // number of addresses, instead of m·N for per-slot HRW.
-func raceTable(addrs []*Address, m int) []uint32 {
+func raceTable(addrs []*Endpoint, m int) []uint32 {
 	streams := make([]arrivals, 0, len(addrs))
 	totalWeight := 0.0
 	for i, a := range addrs {
