@@ -6,6 +6,7 @@
 #   bash bench/run.sh --only kong --rounds 5 --duration 5
 #   bash bench/run.sh --quick         # a few minutes: shorter runs, N=2,100, 1 000 upstreams
 #   bash bench/run.sh --only churn --churn-duration 20
+#   bash bench/run.sh --only scale --scale-upstreams 100000 --scale-targets 1
 #   bash bench/run.sh --smoke         # ~30 s: every phase once, tiny
 #
 # Phases:
@@ -30,7 +31,8 @@
 #               removes a target through the Admin API every 50 ms and kills
 #               (SIGKILL) and restarts one backend; prints non-2xx
 #               responses, socket errors and propagation times.
-#   scale       10 000 upstreams x 10 targets created through the Admin
+#   scale       10 000 upstreams x 10 targets (--scale-upstreams,
+#               --scale-targets) created through the Admin
 #               API; prints creation rates, memory per target, time per
 #               list page of 1 000; then selection among them through the
 #               proxy (wrk, a random upstream per request vs one upstream)
@@ -65,7 +67,9 @@ Flags:
   --rounds R            rounds per N, each runs every proxy once (default $ROUNDS)
   --n "LIST"            target counts (default "$NS")
   --churn-duration S    churn soak length (default $CHURN)
-  --scale-upstreams U   upstreams of the scale phase (default $SCALE_UPSTREAMS, $SCALE_TARGETS targets each)
+  --scale-upstreams U   upstreams of the scale phase (default $SCALE_UPSTREAMS)
+  --scale-targets T     targets per upstream in the scale phase (default $SCALE_TARGETS; e.g.
+                        --scale-upstreams 100000 --scale-targets 1)
   --only "PHASES"       some of: throughput kong churn scale
   --kong-routes K       routes, and upstreams, of the kong phase's large configurations (default $KONG_ROUTES)
   --baseline-caddy BIN  the kong phase also runs the seed on this Caddy binary (e.g. main's), interleaved
@@ -86,6 +90,7 @@ while [[ $# -gt 0 ]]; do
 	--n) NS=$2; shift ;;
 	--churn-duration) CHURN=$2; shift ;;
 	--scale-upstreams) SCALE_UPSTREAMS=$2; shift ;;
+	--scale-targets) SCALE_TARGETS=$2; shift ;;
 	--only) PHASES=$2; shift ;;
 	--kong-routes) KONG_ROUTES=$2; shift ;;
 	--baseline-caddy) BASELINE_CADDY=$(realpath "$2"); shift ;;

@@ -63,6 +63,11 @@ type Address struct {
 // one address dialled by name.
 func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution, states *addressStates, version uint64) *Pool {
 	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: u.Healthchecks.PassiveLimits()}
+	// One address per target unless a name resolves to several: sized so,
+	// the pool keeps no spare capacity of append's doubling (live for as
+	// long as the pool, in every pool of the registry).
+	p.Addresses = make([]*Address, 0, len(targets))
+	p.endpoints = make([]*balance.Endpoint, 0, len(targets))
 	used := make(map[string]bool, len(targets))
 	add := func(a *Address) {
 		if a.Dial == "" {

@@ -19,24 +19,30 @@ type memProbe struct {
 	http  *http.Client
 }
 
-// memSample is one measurement, in bytes.
+// memSample is one measurement, in bytes: VmRSS and its anonymous and
+// file-mapped (RssFile + RssShmem: bbolt's mapped file) parts, and the Go
+// heap.
 type memSample struct {
-	RSS, RSSAnon, HeapAlloc, HeapInuse int64
+	RSS, RSSAnon, RSSFile, HeapAlloc, HeapInuse int64
 }
 
 func (s memSample) String() string {
-	return fmt.Sprintf("RSS %s (anon %s), Go heap alloc %s, in use %s",
-		mib(s.RSS), mib(s.RSSAnon), mib(s.HeapAlloc), mib(s.HeapInuse))
+	return s.format(mib)
 }
 
 func (s memSample) minus(o memSample) memSample {
-	return memSample{s.RSS - o.RSS, s.RSSAnon - o.RSSAnon, s.HeapAlloc - o.HeapAlloc, s.HeapInuse - o.HeapInuse}
+	return memSample{s.RSS - o.RSS, s.RSSAnon - o.RSSAnon, s.RSSFile - o.RSSFile, s.HeapAlloc - o.HeapAlloc, s.HeapInuse - o.HeapInuse}
 }
 
 // per renders a difference divided by n entities.
 func (s memSample) per(n int) string {
-	f := func(b int64) string { return strconv.FormatFloat(float64(b)/float64(n), 'f', 0, 64) + " B" }
-	return fmt.Sprintf("RSS %s (anon %s), Go heap alloc %s, in use %s", f(s.RSS), f(s.RSSAnon), f(s.HeapAlloc), f(s.HeapInuse))
+	return s.format(func(b int64) string { return strconv.FormatFloat(float64(b)/float64(n), 'f', 0, 64) + " B" })
+}
+
+// format renders the sample with each amount rendered by f.
+func (s memSample) format(f func(int64) string) string {
+	return fmt.Sprintf("RSS %s (anon %s, file-mapped %s), Go heap alloc %s, in use %s",
+		f(s.RSS), f(s.RSSAnon), f(s.RSSFile), f(s.HeapAlloc), f(s.HeapInuse))
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -72,6 +78,8 @@ func (p *memProbe) measure() (memSample, error) {
 			s.RSS = kb << 10
 		case "RssAnon":
 			s.RSSAnon = kb << 10
+		case "RssFile", "RssShmem":
+			s.RSSFile += kb << 10
 		}
 	}
 	return s, sc.Err()

@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -25,6 +24,7 @@ type serviceProxy struct {
 	once      sync.Once
 	handler   *caddyrp.Handler
 	transport *hostTransport
+	release   func() // gives back the shared transport; nil once done
 	err       error
 }
 
@@ -37,9 +37,10 @@ type serviceProxy struct {
 // path; a request only builds one (once, others wait) for an upstream that
 // appeared since. Replaced handlers are cleaned up.
 type proxies struct {
-	ctx      caddy.Context
-	registry *upstreams.Registry
-	logger   *zap.Logger
+	ctx        caddy.Context
+	registry   *upstreams.Registry
+	logger     *zap.Logger
+	transports *transports // shared by the services of equal transport settings
 
 	// byService holds the *serviceProxy of each service, by service id. A
 	// request reads it without a lock; mu serialises the changes to it.
@@ -48,7 +49,7 @@ type proxies struct {
 }
 
 func newProxies(ctx caddy.Context, reg *upstreams.Registry, logger *zap.Logger) *proxies {
-	return &proxies{ctx: ctx, registry: reg, logger: logger}
+	return &proxies{ctx: ctx, registry: reg, logger: logger, transports: newTransports(ctx)}
 }
 
 // viaUpstream reports whether requests to s go through a registry upstream.
@@ -66,7 +67,7 @@ var errReplaced = errors.New("service proxy was replaced before it was built")
 func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
 	for {
 		sp := p.entry(s)
-		sp.once.Do(func() { sp.err = sp.provision(p.ctx, p.registry) })
+		sp.once.Do(func() { sp.err = sp.provision(p.ctx, p.registry, p.transports) })
 		if sp.err != errReplaced {
 			return sp, sp.err
 		}
@@ -138,38 +139,25 @@ func (sp *serviceProxy) serves(s *upstreams.Service, viaUpstream bool) bool {
 }
 
 // provision builds and provisions the reverse_proxy handler of the service:
-//
-//   - retries → lb_retries (a retry goes to a target not tried yet);
-//   - connect_timeout → dial_timeout, read_timeout → read_timeout (and
-//     response_header_timeout), write_timeout → write_timeout (Kong's are
-//     milliseconds, nginx's proxy_*_timeout: between two reads or writes);
-//   - protocol https/grpcs → TLS, verified only with tls_verify true
-//     (Kong's default, proxy_ssl_verify off); grpc → h2c.
-//
-// The transport is the registry's, so passive health checks see every
-// round trip to an upstream's targets.
-func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry) error {
+// retries → lb_retries (a retry goes to a target not tried yet), and the
+// transport of the service's settings (settingsOf), shared with the other
+// services of equal settings. The transport is the registry's, so passive
+// health checks see every round trip to an upstream's targets.
+func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry, tr *transports) (err error) {
 	s := sp.service
-	t := &reverseproxy.Transport{HTTPTransport: caddyrp.HTTPTransport{
-		DialTimeout:           millis(s.ConnectTimeout),
-		ReadTimeout:           millis(s.ReadTimeout),
-		ResponseHeaderTimeout: millis(s.ReadTimeout),
-		WriteTimeout:          millis(s.WriteTimeout),
-	}}
-	switch s.Protocol {
-	case "https", "grpcs":
-		verify := s.TLSVerify != nil && *s.TLSVerify
-		t.TLS = &caddyrp.TLSConfig{InsecureSkipVerify: !verify}
-		if s.Protocol == "grpcs" {
-			t.Versions = []string{"2"}
-		}
-	case "grpc":
-		t.Versions = []string{"h2c", "2"}
-	}
-	if err := t.Provision(ctx); err != nil {
-		return fmt.Errorf("service %s: transport: %w", s.ID, err)
+	settings := settingsOf(s)
+	t, err := tr.acquire(settings)
+	if err != nil {
+		return fmt.Errorf("service %s: %w", s.ID, err)
 	}
 	sp.transport = &hostTransport{Transport: t, defaultPort: defaultPort(s.Protocol)}
+	defer func() {
+		if err != nil {
+			tr.release(settings)
+		} else {
+			sp.release = func() { tr.release(settings) }
+		}
+	}()
 	h := &caddyrp.Handler{
 		Transport:     sp.transport,
 		LoadBalancing: &caddyrp.LoadBalancing{Retries: s.Retries},
@@ -185,14 +173,14 @@ func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry) er
 		h.Upstreams = caddyrp.UpstreamPool{{Dial: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}}
 	}
 	if err := h.Provision(ctx); err != nil {
-		t.Cleanup()
 		return fmt.Errorf("service %s: reverse_proxy: %w", s.ID, err)
 	}
 	sp.handler = h
 	return nil
 }
 
-// cleanup releases the handler's connections and hosts.
+// cleanup releases the handler's connections and hosts, and its share of
+// the transport.
 func (sp *serviceProxy) cleanup(logger *zap.Logger) {
 	sp.once.Do(func() { sp.err = errReplaced })
 	if sp.handler != nil {
@@ -200,14 +188,10 @@ func (sp *serviceProxy) cleanup(logger *zap.Logger) {
 			logger.Warn("cleaning up a service proxy", zap.String("service", sp.service.ID), zap.Error(err))
 		}
 	}
-	if sp.transport != nil {
-		_ = sp.transport.Transport.Cleanup()
+	if sp.release != nil {
+		sp.release()
+		sp.release = nil
 	}
-}
-
-// millis converts Kong's millisecond timeouts; 0 leaves Caddy's default.
-func millis(ms int) caddy.Duration {
-	return caddy.Duration(time.Duration(ms) * time.Millisecond)
 }
 
 // defaultPort is the port left out of a Host header for a protocol.
