@@ -76,7 +76,9 @@ Flags:
   --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
   --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50
   --profile             save CPU profiles of both Caddys during the first side-by-side run per N, and of
-                        kong_proxy during an extra run before the kong phase's rounds (bench/out/*.cpu.pprof)
+                        kong_proxy on the seed and with +K upstreams during an extra run each before the
+                        kong phase's rounds (bench/out/*.cpu.pprof; compare them with
+                        go tool pprof -top -diff_base bench/out/kong.cpu.pprof bench/out/kong-upstreams.cpu.pprof)
   --no-pin              do not pin processes to CPUs
 EOF
 }
@@ -640,9 +642,11 @@ phase_kong() {
 		order=$systems
 		((r % 2 == 0)) && order=$reversed
 		if [[ $PROFILE -eq 1 && $r -eq 1 ]]; then
-			curl -s -o "$OUT/kong.cpu.pprof" "http://127.0.0.1:${admin[kong]}/debug/pprof/profile?seconds=$DURATION" &
-			wrk_run "$OUT/raw/wrk-kong-profile.txt" "$DURATION" "${url[kong]}"
-			wait_jobs
+			for sys in kong kong-upstreams; do
+				curl -s -o "$OUT/$sys.cpu.pprof" "http://127.0.0.1:${admin[$sys]}/debug/pprof/profile?seconds=$DURATION" &
+				wrk_run "$OUT/raw/wrk-$sys-profile.txt" "$DURATION" "${url[$sys]}" ${lua[$sys]:+-s "${lua[$sys]}"}
+				wait_jobs
+			done
 		fi
 		for sys in $order; do
 			TICKS0[$sys]=$(cpu_ticks "${pids[$sys]}")
