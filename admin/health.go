@@ -88,7 +88,8 @@ func addressHealth(pool *upstreams.Pool, t *upstreams.Target, enabled bool) (add
 	if pool == nil {
 		return addrs, 0, 0
 	}
-	for _, a := range pool.Addresses {
+	for i := range pool.Addresses {
+		a := &pool.Addresses[i]
 		if a.Target.ID != t.ID {
 			continue
 		}

@@ -59,7 +59,8 @@ func upstreamStats(reg *upstreams.Registry, key string) (map[string]any, error) 
 		t := &list[i]
 		addrs := []map[string]any{}
 		if pool != nil {
-			for _, a := range pool.Addresses {
+			for i := range pool.Addresses {
+				a := &pool.Addresses[i]
 				if a.Target.ID != t.ID {
 					continue
 				}

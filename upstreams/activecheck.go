@@ -7,9 +7,10 @@ import "github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 func (r *Registry) syncProbes(p *Pool) {
 	u := p.Upstream
 	var probes []health.Probe
-	for _, a := range p.Addresses {
+	for i := range p.Addresses {
+		a := &p.Addresses[i]
 		if a.Weight > 0 { // Kong registers only addresses with weight > 0
-			probes = append(probes, health.Probe{Labels: labels(u, a), Key: a.stateKey(),
+			probes = append(probes, health.Probe{Labels: labels(u, a), Key: a.stateKey().String(),
 				Port: a.Port, Host: hostName(u, a), State: &a.State.State})
 		}
 	}

@@ -13,15 +13,18 @@ import (
 // clears what it knew.
 const healthKeptAfterDelete = 300 * time.Second
 
-// addressStates holds the balance.State of every address, keyed as Kong's
+// addressStates keeps the balance.State of the addresses of upstream names
+// that no published pool has any more. The states of a published upstream
+// live in its pool's addresses only (no registry-wide map, which cost
+// about 45 B per target): a pool built for an upstream name takes them
+// from the pool it replaces (see stateFinder). States are keyed as Kong's
 // health checker keys health: by upstream name, then by target hostname
-// and address (see Address.stateKey). Two targets whose names resolve to
-// the same ip:port so keep separate health, and an upstream deleted and
+// and address (see Address.stateKey), so two targets whose names resolve
+// to the same ip:port keep separate health, and an upstream deleted and
 // re-created with the same name and targets finds its targets' health.
 // It is read when pools are built, never by requests.
 type addressStates struct {
 	mu sync.Mutex
-	m  map[string]map[string]*balance.State // upstream name -> state key -> state
 	// retired holds the states of upstream names no upstream has any
 	// more, until they are taken back or cleared.
 	retired    map[string]*retiredStates
@@ -31,63 +34,108 @@ type addressStates struct {
 // retiredStates are the states of a retired upstream name and the
 // generation of its retirement.
 type retiredStates struct {
-	states map[string]*balance.State
+	states map[stateKey]*balance.State
 	gen    uint64
 }
 
-// get returns the state of an address of the named upstream, taking it
-// back from the name's retired states if it is there.
-func (as *addressStates) get(upstreamName, key string) *balance.State {
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	if as.m == nil {
-		as.m = map[string]map[string]*balance.State{}
+// stateKey identifies an address's state within its upstream: the dial
+// address for an IP target (or a hostname dialled by name), else the
+// target and the resolved address, so that two targets resolving to the
+// same ip:port keep separate health, as in Kong.
+type stateKey struct {
+	target string // the target's normalised host:port for a resolved address, else ""
+	dial   string
+}
+
+// String is the key as one string ("dial", or "target dial"), as the
+// active checker keys its probes; it allocates only for resolved
+// addresses.
+func (k stateKey) String() string {
+	if k.target == "" {
+		return k.dial
 	}
-	byKey := as.m[upstreamName]
-	if byKey == nil {
-		byKey = map[string]*balance.State{}
-		as.m[upstreamName] = byKey
+	return k.target + " " + k.dial
+}
+
+// stateKey is the key of a's state; it allocates nothing.
+func (a *Address) stateKey() stateKey {
+	if a.Name == "" {
+		return stateKey{dial: a.Dial}
 	}
-	st := byKey[key]
+	return stateKey{target: a.Target.Target, dial: a.Dial}
+}
+
+// stateFinder finds the states of the addresses of a pool being built for
+// an upstream name: those of the pool it replaces, else those the name's
+// retirement set aside, else new ones. Addresses with the same key in one
+// pool share a state.
+type stateFinder struct {
+	states *addressStates
+	name   string
+	known  map[stateKey]*balance.State
+}
+
+// newStateFinder returns the finder of the states for a pool of the named
+// upstream replacing prev (nil for the name's first pool).
+func (as *addressStates) newStateFinder(name string, prev *Pool) *stateFinder {
+	f := &stateFinder{states: as, name: name}
+	if prev != nil {
+		f.known = statesOf(prev)
+	} else {
+		f.known = map[stateKey]*balance.State{}
+	}
+	return f
+}
+
+// statesOf maps the addresses of p to their states.
+func statesOf(p *Pool) map[stateKey]*balance.State {
+	m := make(map[stateKey]*balance.State, len(p.Addresses))
+	for i := range p.Addresses {
+		a := &p.Addresses[i]
+		m[a.stateKey()] = a.State
+	}
+	return m
+}
+
+// get returns the state of the address with key k.
+func (f *stateFinder) get(k stateKey) *balance.State {
+	if st := f.known[k]; st != nil {
+		return st
+	}
+	st := f.states.takeRetired(f.name, k)
 	if st == nil {
-		if r := as.retired[upstreamName]; r != nil && r.states[key] != nil {
-			st = r.states[key]
-			delete(r.states, key)
-		} else {
-			st = &balance.State{}
-		}
-		byKey[key] = st
+		st = &balance.State{}
 	}
+	f.known[k] = st
 	return st
 }
 
-// retain drops the states of a published upstream's addresses that are no
-// longer in use.
-func (as *addressStates) retain(upstreamName string, keys map[string]bool) {
+// takeRetired takes the state of key k of a retired upstream name back,
+// or returns nil.
+func (as *addressStates) takeRetired(upstreamName string, k stateKey) *balance.State {
 	as.mu.Lock()
 	defer as.mu.Unlock()
-	for k := range as.m[upstreamName] {
-		if !keys[k] {
-			delete(as.m[upstreamName], k)
-		}
+	r := as.retired[upstreamName]
+	if r == nil {
+		return nil
 	}
-	if len(as.m[upstreamName]) == 0 {
-		delete(as.m, upstreamName)
-	}
+	st := r.states[k]
+	delete(r.states, k)
+	return st
 }
 
-// retire sets aside the states of an upstream name that no upstream has
-// any more, as Kong's health checker keeps a deleted upstream's health:
-// an upstream published under that name within healthKeptAfterDelete
-// takes its addresses' states back, the others are dropped then.
-func (as *addressStates) retire(upstreamName string) {
-	as.mu.Lock()
-	defer as.mu.Unlock()
-	states := as.m[upstreamName]
-	if len(states) == 0 {
+// retire sets aside the states of the addresses of pool p, whose upstream
+// name no upstream has any more, as Kong's health checker keeps a deleted
+// upstream's health: a pool built under that name within
+// healthKeptAfterDelete takes its addresses' states back, the others are
+// dropped then. p may be nil (the name had no pool).
+func (as *addressStates) retire(upstreamName string, p *Pool) {
+	if p == nil || len(p.Addresses) == 0 {
 		return
 	}
-	delete(as.m, upstreamName)
+	states := statesOf(p)
+	as.mu.Lock()
+	defer as.mu.Unlock()
 	if as.retired == nil {
 		as.retired = map[string]*retiredStates{}
 	}
@@ -114,16 +162,4 @@ func (as *addressStates) clearRetired(upstreamName string, gen uint64) {
 	if r := as.retired[upstreamName]; r != nil && r.gen == gen {
 		delete(as.retired, upstreamName)
 	}
-}
-
-// stateKey identifies an address's state within its upstream: the dial
-// address for an IP target (or a hostname dialled by name), else the
-// target and the resolved address, so that two targets resolving to the
-// same ip:port keep separate health, as in Kong. It allocates only for
-// resolved addresses, and only when a pool is built.
-func (a *Address) stateKey() string {
-	if a.Name == "" {
-		return a.Dial
-	}
-	return a.Target.Target + " " + a.Dial
 }

@@ -53,7 +53,8 @@ func (r *Registry) MarkTargetHealth(upstreamName, targetID, host string, port in
 		return false
 	}
 	found := false
-	for _, a := range pool.Addresses {
+	for i := range pool.Addresses {
+		a := &pool.Addresses[i]
 		if !a.isOf(targetID, host, port) {
 			continue
 		}
@@ -70,7 +71,8 @@ func (r *Registry) MarkTargetHealth(upstreamName, targetID, host string, port in
 // hasTargetAddress reports whether an address of the pool is of the target
 // (and is host:port, when host is not empty).
 func (p *Pool) hasTargetAddress(targetID, host string, port int) bool {
-	for _, a := range p.Addresses {
+	for i := range p.Addresses {
+		a := &p.Addresses[i]
 		if a.isOf(targetID, host, port) {
 			return true
 		}

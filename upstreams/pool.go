@@ -22,7 +22,7 @@ type Pool struct {
 	Upstream *Upstream
 	// Addresses are the balanced addresses of the upstream's targets, in
 	// target creation order, weight-0 targets included.
-	Addresses []*Address
+	Addresses []Address
 	// Version is the registry version that published this pool.
 	Version uint64
 	// Hosts is the DNS state of the hostnames among the targets, by
@@ -60,24 +60,23 @@ type Address struct {
 // newPool builds a pool for u and its targets (in creation order). A
 // target whose hostname is in resolved contributes one address per
 // resolved address; without an entry (no resolver), a hostname target is
-// one address dialled by name.
-func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution, states *addressStates, version uint64) *Pool {
+// one address dialled by name. The addresses keep the states of prev's
+// (the pool the new one replaces under u's name, nil if none) with the
+// same keys.
+func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution, states *addressStates, prev *Pool, version uint64) *Pool {
 	p := &Pool{Upstream: u, Version: version, Hosts: resolved, passive: u.Healthchecks.PassiveLimits()}
 	// One address per target unless a name resolves to several: sized so,
 	// the pool keeps no spare capacity of append's doubling (live for as
-	// long as the pool, in every pool of the registry).
-	p.Addresses = make([]*Address, 0, len(targets))
-	p.endpoints = make([]*balance.Endpoint, 0, len(targets))
-	used := make(map[string]bool, len(targets))
-	add := func(a *Address) {
+	// long as the pool, in every pool of the registry). The addresses are
+	// one array, not one allocation each (memory per target).
+	p.Addresses = make([]Address, 0, len(targets))
+	found := states.newStateFinder(u.Name, prev)
+	add := func(a Address) {
 		if a.Dial == "" {
 			a.Dial = net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
 		}
-		key := a.stateKey()
-		a.State = states.get(u.Name, key)
-		used[key] = true
+		a.State = found.get(a.stateKey())
 		p.Addresses = append(p.Addresses, a)
-		p.endpoints = append(p.endpoints, &a.Endpoint)
 	}
 	for _, t := range targets {
 		host, port, ok := schema.ParseTarget(t.Target)
@@ -87,14 +86,19 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 		hr, isName := resolved[host]
 		if !isName {
 			dial, host := sharedDial(t.Target, host, port)
-			add(&Address{Endpoint: balance.Endpoint{Dial: dial, Weight: t.Weight}, Target: t, Host: host, Port: port})
+			add(Address{Endpoint: balance.Endpoint{Dial: dial, Weight: t.Weight}, Target: t, Host: host, Port: port})
 			continue
 		}
 		for _, r := range hr.Addresses {
 			add(resolvedAddress(t, host, port, r))
 		}
 	}
-	states.retain(u.Name, used)
+	// The endpoints point into the addresses' array, now that it no
+	// longer grows.
+	p.endpoints = make([]*balance.Endpoint, len(p.Addresses))
+	for i := range p.Addresses {
+		p.endpoints[i] = &p.Addresses[i].Endpoint
+	}
 	p.balancer = balance.New(balanceConfig(u), p.endpoints)
 	return p
 }
@@ -103,8 +107,8 @@ func newPool(u *Upstream, targets []*Target, resolved map[string]*HostResolution
 // for one resolved address. An SRV entry's port replaces the target's
 // unless it is 0, and its weight replaces the target's (Kong's rule),
 // except that a target of weight 0 stays disabled: all its addresses get 0.
-func resolvedAddress(t *Target, host string, port int, r targets.Resolved) *Address {
-	a := &Address{Endpoint: balance.Endpoint{Weight: t.Weight}, Target: t, Host: r.IP, Port: port, Name: host}
+func resolvedAddress(t *Target, host string, port int, r targets.Resolved) Address {
+	a := Address{Endpoint: balance.Endpoint{Weight: t.Weight}, Target: t, Host: r.IP, Port: port, Name: host}
 	if r.Port > 0 {
 		a.Port = r.Port
 	}
@@ -143,7 +147,7 @@ func (p *Pool) Pick(req *balance.Request) *Address {
 	if i < 0 {
 		return nil
 	}
-	return p.Addresses[i]
+	return &p.Addresses[i]
 }
 
 // Healthy applies Kong's threshold rule: with health checks on, the

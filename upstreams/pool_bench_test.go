@@ -21,7 +21,7 @@ func BenchmarkPoolBuild(b *testing.B) {
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					newPool(u, targets, nil, &addressStates{}, 1)
+					newPool(u, targets, nil, &addressStates{}, nil, 1)
 				}
 			})
 		}

@@ -202,7 +202,7 @@ func (r *Registry) publishLocked(id string) {
 	if r.hosts.enabled() {
 		resolved = r.hosts.sync(id, hostnames(list))
 	}
-	p := newPool(u, list, resolved, &r.states, r.version.Load())
+	p := newPool(u, list, resolved, &r.states, r.Pool(u.Name), r.version.Load())
 	p.signals = r.signals
 	r.pools.Store(u.Name, p)
 	r.syncProbes(p)
@@ -442,13 +442,21 @@ func (r *Registry) DeleteUpstream(ctx context.Context, key string) error {
 	})
 }
 
+// withdrawPoolLocked unpublishes the pool of an upstream name no upstream
+// has any more and retires its addresses' states (see
+// addressStates.retire). r.mu must be held.
+func (r *Registry) withdrawPoolLocked(name string) {
+	if p, ok := r.pools.LoadAndDelete(name); ok {
+		r.states.retire(name, p.(*Pool))
+	}
+}
+
 // removeUpstreamLocked drops the upstream with the given id, its targets
 // and its pool. r.mu must be held.
 func (r *Registry) removeUpstreamLocked(id string) {
 	if u := r.upstreams[id]; u != nil && r.byName[u.Name] == id {
 		delete(r.byName, u.Name)
-		r.pools.Delete(u.Name)
-		r.states.retire(u.Name)
+		r.withdrawPoolLocked(u.Name)
 	}
 	delete(r.upstreams, id)
 	delete(r.targets, id)
@@ -478,8 +486,7 @@ func (r *Registry) putUpstream(u *Upstream) (*Upstream, change, error) {
 	return u, change{batch: Batch{Put: []Record{rec}}, install: func() {
 		if old := r.upstreams[u.ID]; old != nil && old.Name != u.Name {
 			delete(r.byName, old.Name)
-			r.pools.Delete(old.Name)
-			r.states.retire(old.Name)
+			r.withdrawPoolLocked(old.Name)
 		}
 		r.upstreams[u.ID] = u
 		r.byName[u.Name] = u.ID

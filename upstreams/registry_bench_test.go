@@ -17,6 +17,17 @@ import (
 // with nT round-robin targets each, loaded from a preloaded store.
 func registryOfTargets(tb testing.TB, nUp, nT int) *upstreams.Registry {
 	tb.Helper()
+	reg, err := upstreams.NewRegistry(context.Background(), &preloadedStore{recs: recordsOfTargets(nUp, nT)}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { reg.Close() })
+	return reg
+}
+
+// recordsOfTargets are the store records of nUp upstreams ("u0", "u1", ...)
+// with nT round-robin targets each.
+func recordsOfTargets(nUp, nT int) []upstreams.Record {
 	recs := make([]upstreams.Record, 0, nUp*(nT+1))
 	for i := range nUp {
 		uid := uuid.NewString()
@@ -29,12 +40,7 @@ func registryOfTargets(tb testing.TB, nUp, nT int) *upstreams.Registry {
 				Data: json.RawMessage(fmt.Sprintf(`{"id":%q,"created_at":%d,"upstream":{"id":%q},"target":%q,"weight":100}`, tid, j, uid, target))})
 		}
 	}
-	reg, err := upstreams.NewRegistry(context.Background(), &preloadedStore{recs: recs}, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { reg.Close() })
-	return reg
+	return recs
 }
 
 // BenchmarkRegistryPick measures what the registry source does per proxied

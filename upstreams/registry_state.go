@@ -68,7 +68,28 @@ func stateFromRecords(recs []Record) (*registryState, error) {
 			return nil, fmt.Errorf("decoding %s %s: %w", rec.Kind, rec.ID, err)
 		}
 	}
+	st.shareUpstreamIDs()
 	return st, nil
+}
+
+// shareUpstreamIDs makes the targets of st refer to their upstream by the
+// upstream's own id string: decoded, each target holds a copy (48 B per
+// target, as keepTargetLocked avoids for targets created through the
+// API). Only for freshly decoded targets: published ones are read
+// without the registry's lock.
+func (st *registryState) shareUpstreamIDs() {
+	// Keyed anew, by the upstream's string: a key is the first target's copy.
+	byUpstream := make(map[string]map[string]*Target, len(st.targets))
+	for id, ts := range st.targets {
+		if u := st.upstreams[id]; u != nil {
+			for _, t := range ts {
+				t.Upstream.ID = u.ID
+			}
+			id = u.ID
+		}
+		byUpstream[id] = ts
+	}
+	st.targets = byUpstream
 }
 
 func unmarshalEntity[T any](data []byte) (*T, error) {
@@ -93,8 +114,7 @@ func (r *Registry) installLocked(st *registryState) {
 	r.services, r.routes = st.services, st.routes
 	for name, id := range oldNames {
 		if st.names[name] != id {
-			r.pools.Delete(name)
-			r.states.retire(name) // a re-created upstream of that name takes its states back
+			r.withdrawPoolLocked(name) // a re-created upstream of that name takes its states back
 			if _, still := st.upstreams[id]; !still {
 				r.forgetUpstreamLocked(id)
 			}

@@ -1,6 +1,9 @@
 package health
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // Report is one health observation of an address.
 type Report int
@@ -45,9 +48,10 @@ type Limits struct {
 // changes nothing, and reaching a limit flips the state.
 type counters struct {
 	mu sync.Mutex
-	// int32: limits are at most 255 (Kong's schema), and the state of an
-	// address (one per address) stays small.
-	successes, httpFailures, tcpFailures, timeouts int32
+	// uint8: limits are at most 255 (Kong's schema), and the state of an
+	// address (one per address, kept for every target) stays small: with
+	// these four bytes balance.State fits in 80 B instead of 96.
+	successes, httpFailures, tcpFailures, timeouts uint8
 }
 
 // Observe records an observation of the address and returns the new
@@ -61,7 +65,7 @@ func (s *State) Observe(r Report, l Limits) (flipped, healthy bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	isHealthy := s.Healthy()
-	var count *int32
+	var count *uint8
 	limit := 0
 	switch r {
 	case Success:
@@ -87,7 +91,9 @@ func (s *State) Observe(r Report, l Limits) (flipped, healthy bool) {
 		c.successes = 0
 	}
 	*count++
-	if int(*count) < limit {
+	// A limit above 255 (out of Kong's schema) acts as 255: the counter
+	// cannot count further.
+	if int(*count) < limit && *count < math.MaxUint8 {
 		return false, isHealthy
 	}
 	c.reset()

@@ -51,9 +51,10 @@ func startPassive(t *testing.T, a, b *testcaddy.Backend, healthchecks, transport
 // addressOf returns the pool address of a backend.
 func addressOf(t *testing.T, upstream string, b *testcaddy.Backend) *upstreams.Address {
 	t.Helper()
-	for _, a := range upstreams.ActiveRegistry().Pool(upstream).Addresses {
-		if a.Dial == b.Addr {
-			return a
+	addrs := upstreams.ActiveRegistry().Pool(upstream).Addresses
+	for i := range addrs {
+		if addrs[i].Dial == b.Addr {
+			return &addrs[i]
 		}
 	}
 	t.Fatalf("no address %s in upstream %s", b.Addr, upstream)
