@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // memProbe reads the memory of the Caddy under test: its RSS from /proc
@@ -83,6 +84,33 @@ func (p *memProbe) measure() (memSample, error) {
 		}
 	}
 	return s, sc.Err()
+}
+
+// settle measures until the RSS stops falling: Go returns the pages a
+// collection freed to the OS in the background, at a bounded pace, so
+// right after a burst of writes RSS still holds garbage the process no
+// longer uses. It samples every interval, at most limit long, and returns
+// the last sample once RSS fell by less than 1 % since the one before,
+// with the time that took.
+func (p *memProbe) settle(interval, limit time.Duration) (memSample, time.Duration, error) {
+	start := time.Now()
+	prev, err := p.measure()
+	if err != nil {
+		return prev, 0, err
+	}
+	for time.Since(start) < limit {
+		time.Sleep(interval)
+		s, err := p.measure()
+		if err != nil {
+			return s, time.Since(start), err
+		}
+		falling := prev.RSS-s.RSS > prev.RSS/100
+		prev = s
+		if !falling {
+			break
+		}
+	}
+	return prev, time.Since(start), nil
 }
 
 func (p *memProbe) get(path string, out any) error {

@@ -69,6 +69,10 @@ func runScale(args []string) error {
 	}
 	fmt.Printf("scale: after upstreams: %s\n", m1)
 	fmt.Printf("scale: per upstream: %s\n", m1.minus(m0).per(c.upstreams))
+	m1s, _, err := mem.settle(2*time.Second, 60*time.Second)
+	if err != nil {
+		return err
+	}
 
 	n := c.upstreams * c.targets
 	took, err = parallel(n, c.concurrency, func(i int) error {
@@ -85,6 +89,14 @@ func runScale(args []string) error {
 	}
 	fmt.Printf("scale: after targets: %s\n", m2)
 	fmt.Printf("scale: per target: %s\n", m2.minus(m1).per(n))
+	// The same once the runtime has returned freed pages (RSS no longer
+	// falling), which is what a server idle after the writes holds; the
+	// baseline is the state after the upstreams, settled as well.
+	m2s, waited, err := mem.settle(2*time.Second, 60*time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("scale: per target, settled (%.0fs after the writes): %s\n", waited.Seconds(), m2s.minus(m1s).per(n))
 
 	return listPages(kong, c.pageSize, c.upstreams)
 }
