@@ -76,7 +76,7 @@ Flags:
   --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
   --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50
   --profile             save CPU profiles of both Caddys during the first side-by-side run per N, and of
-                        kong_proxy on the seed and with +K upstreams during an extra run each before the
+                        kong_proxy on the seed, with +K routes and with +K upstreams during an extra run each before the
                         kong phase's rounds (bench/out/*.cpu.pprof; compare them with
                         go tool pprof -top -diff_base bench/out/kong.cpu.pprof bench/out/kong-upstreams.cpu.pprof)
   --no-pin              do not pin processes to CPUs
@@ -583,6 +583,18 @@ EOF
 }
 
 # kong_lua PREFIX: a wrk script asking for /<PREFIX><random 0000-0999>/get.
+# kong_lua_seed: a wrk Lua script that builds every request as kong_lua's
+# do but always asks for the seed's route, so that the large
+# configurations are compared with the seed under the same load generator.
+kong_lua_seed() {
+	cat <<EOF
+math.randomseed(os.time())
+request = function()
+	return wrk.format(nil, string.format("/api/%s", "get"))
+end
+EOF
+}
+
 kong_lua() {
 	cat <<EOF
 math.randomseed(os.time())
@@ -606,15 +618,16 @@ phase_kong() {
 	cp "$OUT/conf/kong.yaml" "$OUT/conf/kong-base.yaml"
 	kong_lua r >"$OUT/conf/kong-routes.lua"
 	kong_lua u >"$OUT/conf/kong-upstreams.lua"
+	kong_lua_seed >"$OUT/conf/kong-lua.lua"
 	kong_static_caddyfile >"$OUT/conf/kong-static.caddyfile"
 	nginx_conf 2 "$(kong_nginx_server)" >"$OUT/conf/kong-nginx.conf"
 	local -A port=([kong]=18083 [kong-routes]=18084 [kong-upstreams]=18085 [kong-base]=18086 [static]=$STATIC_PORT [nginx]=$NGINX_PORT)
 	local -A admin=([kong]=12021 [kong-routes]=12022 [kong-upstreams]=12023 [kong-base]=12024)
-	local -A lua=([kong-routes]=$OUT/conf/kong-routes.lua [kong-upstreams]=$OUT/conf/kong-upstreams.lua)
+	local -A lua=([kong-routes]=$OUT/conf/kong-routes.lua [kong-upstreams]=$OUT/conf/kong-upstreams.lua [kong-lua]=$OUT/conf/kong-lua.lua)
 	local -A pids
 	local systems="kong static nginx" sys r order
 	[[ -n $BASELINE_CADDY ]] && systems+=" kong-base"
-	systems+=" kong-routes kong-upstreams"
+	systems+=" kong-lua kong-routes kong-upstreams"
 	ports_free "${port[@]}" "${admin[@]}"
 	backend_start backend-kong "$BACKEND_PORT" 2
 	for sys in kong kong-routes kong-upstreams kong-base; do
@@ -623,6 +636,7 @@ phase_kong() {
 		caddy_start "$sys" "$OUT/conf/$sys.caddyfile" "$([[ $sys == kong-base ]] && echo "$BASELINE_CADDY")"
 		pids[$sys]=$LAST_PID
 	done
+	port[kong-lua]=${port[kong]} admin[kong-lua]=${admin[kong]} pids[kong-lua]=${pids[kong]}
 	caddy_start static "$OUT/conf/kong-static.caddyfile"
 	pids[static]=$LAST_PID
 	start nginx 0 nginx -c "$OUT/conf/kong-nginx.conf" -p "$OUT/nginx"
@@ -642,7 +656,7 @@ phase_kong() {
 		order=$systems
 		((r % 2 == 0)) && order=$reversed
 		if [[ $PROFILE -eq 1 && $r -eq 1 ]]; then
-			for sys in kong kong-upstreams; do
+			for sys in kong kong-routes kong-upstreams; do
 				curl -s -o "$OUT/$sys.cpu.pprof" "http://127.0.0.1:${admin[$sys]}/debug/pprof/profile?seconds=$DURATION" &
 				wrk_run "$OUT/raw/wrk-$sys-profile.txt" "$DURATION" "${url[$sys]}" ${lua[$sys]:+-s "${lua[$sys]}"}
 				wait_jobs
@@ -679,6 +693,7 @@ phase_kong() {
 		name["kong"] = "kong_proxy, seed"; name["static"] = "static reverse_proxy"; name["nginx"] = "nginx"
 		name["kong-base"] = "kong_proxy, seed, baseline binary"
 		name["kong-routes"] = "kong_proxy, +" nroutes " routes"; name["kong-upstreams"] = "kong_proxy, +" nroutes " upstreams"
+		name["kong-lua"] = "kong_proxy, seed, requests made by wrk Lua"
 	}
 	END {
 		print "| proxy | req/s | / static (median) | / kong_proxy seed | CPU µs/request | static CPU / its CPU (median) | p50 µs | p99 µs | errors |"
@@ -696,6 +711,8 @@ phase_kong() {
 		if ("kong-base" in rps) printf "- kong_proxy / baseline binary: %s req/s; CPU per request baseline/this %s\n", ratio("kong", "kong-base", 0), ratio("kong", "kong-base", 1)
 		printf "- +%d routes / seed: %s req/s, CPU per request seed/this %s; +%d upstreams / seed: %s req/s, CPU %s\n",
 			nroutes, ratio("kong-routes", "kong", 0), ratio("kong-routes", "kong", 1), nroutes, ratio("kong-upstreams", "kong", 0), ratio("kong-upstreams", "kong", 1)
+		printf "- **against the seed also driven by wrk Lua** (the load generator doing the same work): +%d routes / seed: %s req/s, CPU %s; +%d upstreams / seed: %s req/s, CPU %s\n",
+			nroutes, ratio("kong-routes", "kong-lua", 0), ratio("kong-routes", "kong-lua", 1), nroutes, ratio("kong-upstreams", "kong-lua", 0), ratio("kong-upstreams", "kong-lua", 1)
 	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
 	local errors
 	errors=$(awk '{ e += $6 + $7 } END { print e + 0 }' "$ROUNDS_FILE")
