@@ -23,7 +23,9 @@
 #               against the same seed with Caddy's static reverse_proxy and
 #               with nginx, the same upstream headers in all three;
 #               rounds interleaved; plus kong_proxy with 1 000 more routes
-#               and with 1 000 more upstreams (a random one per request);
+#               and with 1 000 more upstreams (a random one per request,
+#               made by wrk Lua, compared also with the seed driven by the
+#               same kind of Lua script);
 #               prints requests/s, the ratios, CPU time per request,
 #               p50/p99. --baseline-caddy BIN adds the seed on another
 #               binary (e.g. main's), for before/after in the same run.
