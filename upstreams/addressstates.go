@@ -1,10 +1,10 @@
 package upstreams
 
 import (
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
-
 	"sync"
 	"time"
+
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
 )
 
 // healthKeptAfterDelete is how long the address states of a deleted (or

@@ -1,8 +1,6 @@
 package upstreams
 
 import (
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-upstreams/caddy-upstreams/targets"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 )
 
 func init() {

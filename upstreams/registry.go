@@ -1,10 +1,6 @@
 package upstreams
 
 import (
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
-
-	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/balance"
+	"github.com/caddy-upstreams/caddy-upstreams/upstreams/health"
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/schema"
 )
 
