@@ -90,3 +90,32 @@ func TestReload(t *testing.T) {
 		c.Load(t, kongConfig, "{DB}", db)
 	}
 }
+
+// TestServiceHostBecomesAnUpstream: a service whose host is a plain host
+// name goes to its host:port until an upstream of that name is created,
+// then to the upstream's targets, and back to host:port once the
+// upstream is deleted, on the very next request each time.
+func TestServiceHostBecomesAnUpstream(t *testing.T) {
+	direct := startEcho(t, "direct")
+	balanced := startEcho(t, "balanced")
+	_, port := hostPort(t, direct)
+	c, reg := startKong(t)
+	create(t, reg.CreateService, map[string]any{"name": "s", "host": "localhost", "port": port})
+	route(t, reg, "s", map[string]any{"paths": []any{"/s"}})
+	if s := echoed(t, c, "GET", "", "/s"); s.Backend != "direct" {
+		t.Fatalf("before the upstream: reached %q, want direct", s.Backend)
+	}
+	create(t, reg.CreateUpstream, map[string]any{"name": "localhost"})
+	if _, err := reg.CreateTarget(t.Context(), "localhost", map[string]any{"target": balanced}); err != nil {
+		t.Fatal(err)
+	}
+	if s := echoed(t, c, "GET", "", "/s"); s.Backend != "balanced" {
+		t.Fatalf("with the upstream: reached %q, want balanced", s.Backend)
+	}
+	if err := reg.DeleteUpstream(t.Context(), "localhost"); err != nil {
+		t.Fatal(err)
+	}
+	if s := echoed(t, c, "GET", "", "/s"); s.Backend != "direct" {
+		t.Fatalf("after the upstream's delete: reached %q, want direct", s.Backend)
+	}
+}

@@ -29,10 +29,11 @@ type Handler struct {
 	// handler instead of answering Kong's 404.
 	Fallthrough bool `json:"fallthrough,omitempty"`
 
-	table   *routeTable
-	proxies *proxies
-	ports   *portTexts
-	logger  *zap.Logger
+	registry *upstreams.Registry
+	table    *routeTable
+	proxies  *proxies
+	ports    *portTexts
+	logger   *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -51,10 +52,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("kong_proxy: loading the upstreams app: %w", err)
 	}
-	reg := app.(*upstreams.App).Registry()
-	h.proxies = newProxies(ctx, reg, h.logger)
+	h.registry = app.(*upstreams.App).Registry()
+	h.proxies = newProxies(ctx, h.logger)
 	h.ports = new(portTexts)
-	h.table = newRouteTable(reg, h.logger, h.proxies.sync)
+	h.table = newRouteTable(h.registry, h.logger, h.proxies.sync)
 	return nil
 }
 
@@ -89,22 +90,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		redirectToHTTPS(w, r, m.Route.HTTPSRedirectStatusCode, p.requestID)
 		return nil
 	}
-	svc := c.gateway.Services[m.Route.Service]
-	if svc == nil {
+	e := c.services[m.Route.Service]
+	if e == nil {
 		writeKongError(w, http.StatusServiceUnavailable, msgNoService, p.requestID)
 		return nil
 	}
+	svc := e.service
 	p.service = svc
-	sp, err := h.proxies.get(svc)
-	if err != nil {
-		h.logger.Error("no proxy for the service", zap.String("service", svc.ID), zap.Error(err))
+	if e.proxy == nil {
+		h.logger.Error("no proxy for the service", zap.String("service", svc.ID), zap.Error(e.err))
 		writeKongError(w, http.StatusInternalServerError, msgUnexpected, p.requestID)
 		return nil
 	}
+	p.pool, p.dial = h.registry.Pool(svc.Host), e.dial
 	p.plan(r, &req, h.ports.text(port))
 	caddyhttp.SetVar(r.Context(), proxiedVar, p)
 	sw := &startedWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
-	err = sp.handler.ServeHTTP(sw, r, next)
+	err := e.proxy.handler.ServeHTTP(sw, r, next)
 	if err != nil && answerProxyError(sw, err, p.requestID) {
 		h.logger.Error("proxying failed", zap.String("service", svc.ID), zap.String("route", m.Route.ID),
 			zap.String("uri", r.RequestURI), zap.Error(err))

@@ -25,6 +25,12 @@ type proxiedRequest struct {
 	service   *upstreams.Service
 	requestID string
 
+	// pool is the registry upstream the service's host names, looked up
+	// once per request (retries pick from it again); nil: the request
+	// goes to dial, the service's host:port.
+	pool *upstreams.Pool
+	dial string
+
 	// path is the upstream path, percent-encoded.
 	path string
 	// preservedHost is the client's Host with preserve_host, else "".

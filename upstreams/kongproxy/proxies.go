@@ -3,11 +3,10 @@ package kongproxy
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"sync"
+	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	caddyrp "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 
@@ -15,190 +14,138 @@ import (
 	"github.com/caddy-upstreams/caddy-upstreams/upstreams/reverseproxy"
 )
 
-// serviceProxy is Caddy's reverse_proxy handler set up for one version of
-// a service: to the registry upstream its host names, or to host:port.
-type serviceProxy struct {
-	service     *upstreams.Service // the version it was built for (snapshots never change it)
-	viaUpstream bool
-
-	once      sync.Once
-	handler   *caddyrp.Handler
-	transport *hostTransport
-	release   func() // gives back the shared transport; nil once done
-	err       error
+// proxyKey is everything a service's reverse_proxy handler is built from:
+// its transport's settings and its retries. Services with equal keys share
+// one handler; which upstream or host:port a request goes to is the
+// request's (serviceUpstreams), not the handler's. So a service costs no
+// handler of its own, and a request to any of thousands of services runs
+// through the same few warm handlers, as every Kong service runs through
+// the same proxy code with only a balancer per upstream.
+type proxyKey struct {
+	transport transportSettings
+	retries   int
 }
 
-// proxies caches one provisioned reverse_proxy handler per service that
-// a route leads to. A
-// handler is built for the exact *Service of a snapshot (a change to the
-// service is a new object, hence a new handler) and for whether its host
-// names a registry upstream (an upstream created or deleted later switches
-// it). Handlers are built when a snapshot is compiled, off the request
-// path; a request only builds one (once, others wait) for an upstream that
-// appeared since. Replaced handlers are cleaned up.
+// keyOf is the key of a service's handler.
+func keyOf(s *upstreams.Service) proxyKey {
+	return proxyKey{transport: settingsOf(s), retries: s.Retries}
+}
+
+// sharedProxy is a provisioned reverse_proxy handler for one proxyKey.
+type sharedProxy struct {
+	handler *caddyrp.Handler
+	release func() // gives back the shared transport
+}
+
+// proxies holds the handlers of a kong_proxy handler, one per proxyKey in
+// use. They are built when a snapshot is compiled (sync), off the request
+// path, and a handler whose key no route's service has any more is cleaned
+// up then. Only sync and cleanupAll touch the map, and the route table
+// calls sync under its lock; requests read their handler from the
+// compiled snapshot.
 type proxies struct {
 	ctx        caddy.Context
-	registry   *upstreams.Registry
 	logger     *zap.Logger
-	transports *transports // shared by the services of equal transport settings
-
-	// byService holds the *serviceProxy of each service, by service id. A
-	// request reads it without a lock; mu serialises the changes to it.
-	byService sync.Map
-	mu        sync.Mutex
+	transports *transports // shared by the handlers of equal transport settings
+	byKey      map[proxyKey]*sharedProxy
 }
 
-func newProxies(ctx caddy.Context, reg *upstreams.Registry, logger *zap.Logger) *proxies {
-	return &proxies{ctx: ctx, registry: reg, logger: logger, transports: newTransports(ctx)}
+func newProxies(ctx caddy.Context, logger *zap.Logger) *proxies {
+	return &proxies{ctx: ctx, logger: logger, transports: newTransports(ctx), byKey: map[proxyKey]*sharedProxy{}}
 }
 
-// viaUpstream reports whether requests to s go through a registry upstream.
-func (p *proxies) viaUpstream(s *upstreams.Service) bool {
-	return p.registry.Pool(s.Host) != nil
-}
-
-// errReplaced is the error of a handler replaced before it was built.
-var errReplaced = errors.New("service proxy was replaced before it was built")
-
-// get returns the provisioned handler for s. A request still holding an
-// older snapshot than the cached handler's gets the newer handler (the
-// service changed while it was being routed), so that stale requests do
-// not replace the current handler back and forth.
-func (p *proxies) get(s *upstreams.Service) (*serviceProxy, error) {
-	for {
-		sp := p.entry(s)
-		sp.once.Do(func() { sp.err = sp.provision(p.ctx, p.registry, p.transports) })
-		if sp.err != errReplaced {
-			return sp, sp.err
-		}
-		// replaced by a newer version between entry and provisioning: again
-	}
-}
-
-// entry returns the cache entry for s, replacing an outdated one. The
-// usual case, an entry built for this very service, takes no lock.
-func (p *proxies) entry(s *upstreams.Service) *serviceProxy {
-	via := p.viaUpstream(s)
-	if sp := p.load(s.ID); sp.serves(s, via) {
-		return sp
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	sp := p.load(s.ID)
-	if !sp.serves(s, via) && !sp.serves(p.registry.Gateway().Services[s.ID], via) {
-		if sp != nil {
-			sp.cleanup(p.logger)
-		}
-		sp = &serviceProxy{service: s, viaUpstream: via}
-		p.byService.Store(s.ID, sp)
-	}
-	return sp
-}
-
-// load returns the cache entry of a service id, or nil.
-func (p *proxies) load(id string) *serviceProxy {
-	v, _ := p.byService.Load(id)
-	sp, _ := v.(*serviceProxy)
-	return sp
-}
-
-// sync builds the handlers of the services a new router leads to and
-// cleans up the others'.
+// sync gives each service of a new snapshot its handler, building the
+// handlers of new keys, and cleans up the handlers no service uses any
+// more. A service whose handler cannot be built keeps the error, which
+// its requests answer with a 500.
 func (p *proxies) sync(c *compiled) {
-	p.mu.Lock()
-	p.byService.Range(func(id, sp any) bool {
-		if c.services[id.(string)] == nil {
-			sp.(*serviceProxy).cleanup(p.logger)
-			p.byService.Delete(id)
+	used := make(map[proxyKey]bool, len(p.byKey))
+	for _, e := range c.services {
+		key := keyOf(e.service)
+		used[key] = true
+		sp := p.byKey[key]
+		if sp == nil {
+			var err error
+			if sp, err = p.build(key); err != nil {
+				e.err = fmt.Errorf("service %s: %w", e.service.ID, err)
+				p.logger.Error("setting up the proxy to a service", zap.String("service", e.service.ID), zap.Error(err))
+				continue
+			}
+			p.byKey[key] = sp
 		}
-		return true
-	})
-	p.mu.Unlock()
-	for _, s := range c.services {
-		if _, err := p.get(s); err != nil {
-			p.logger.Error("setting up the proxy to a service", zap.String("service", s.ID), zap.Error(err))
+		e.proxy = sp
+	}
+	for key, sp := range p.byKey {
+		if !used[key] {
+			sp.cleanup(p.logger)
+			delete(p.byKey, key)
 		}
 	}
 }
 
 // cleanupAll cleans up every handler.
 func (p *proxies) cleanupAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.byService.Range(func(id, sp any) bool {
-		sp.(*serviceProxy).cleanup(p.logger)
-		p.byService.Delete(id)
-		return true
-	})
-}
-
-// serves reports whether sp was built for this version of the service and
-// this choice of upstream; sp may be nil.
-func (sp *serviceProxy) serves(s *upstreams.Service, viaUpstream bool) bool {
-	return sp != nil && s != nil && sp.service == s && sp.viaUpstream == viaUpstream
-}
-
-// provision builds and provisions the reverse_proxy handler of the service:
-// retries → lb_retries (a retry goes to a target not tried yet), and the
-// transport of the service's settings (settingsOf), shared with the other
-// services of equal settings. The transport is the registry's, so passive
-// health checks see every round trip to an upstream's targets.
-func (sp *serviceProxy) provision(ctx caddy.Context, reg *upstreams.Registry, tr *transports) (err error) {
-	s := sp.service
-	settings := settingsOf(s)
-	t, err := tr.acquire(settings)
-	if err != nil {
-		return fmt.Errorf("service %s: %w", s.ID, err)
+	for key, sp := range p.byKey {
+		sp.cleanup(p.logger)
+		delete(p.byKey, key)
 	}
-	sp.transport = &hostTransport{Transport: t, defaultPort: defaultPort(s.Protocol)}
+}
+
+// build provisions the reverse_proxy handler of a key: retries →
+// lb_retries (a retry goes to a target not tried yet), the transport of
+// the settings, shared with the other handlers of equal settings, and
+// the request's service as its dynamic upstreams. The transport is the
+// registry's, so passive health checks see every round trip to an
+// upstream's targets.
+func (p *proxies) build(key proxyKey) (_ *sharedProxy, err error) {
+	t, err := p.transports.acquire(key.transport)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
-			tr.release(settings)
-		} else {
-			sp.release = func() { tr.release(settings) }
+			p.transports.release(key.transport)
 		}
 	}()
 	h := &caddyrp.Handler{
-		Transport:     sp.transport,
-		LoadBalancing: &caddyrp.LoadBalancing{Retries: s.Retries},
+		Transport:        &hostTransport{Transport: t, defaultPort: key.transport.defaultPort()},
+		LoadBalancing:    &caddyrp.LoadBalancing{Retries: key.retries, SelectionPolicy: reverseproxy.Selector{}},
+		DynamicUpstreams: serviceUpstreams{},
 	}
-	if sp.viaUpstream {
-		src := &reverseproxy.Source{Upstream: s.Host}
-		if err := src.Provision(ctx); err != nil {
-			return fmt.Errorf("service %s: %w", s.ID, err)
-		}
-		h.DynamicUpstreams = src
-		h.LoadBalancing.SelectionPolicy = reverseproxy.Selector{}
-	} else {
-		h.Upstreams = caddyrp.UpstreamPool{{Dial: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}}
+	if err := h.Provision(p.ctx); err != nil {
+		return nil, fmt.Errorf("reverse_proxy: %w", err)
 	}
-	if err := h.Provision(ctx); err != nil {
-		return fmt.Errorf("service %s: reverse_proxy: %w", s.ID, err)
-	}
-	sp.handler = h
-	return nil
+	return &sharedProxy{handler: h, release: func() { p.transports.release(key.transport) }}, nil
 }
 
-// cleanup releases the handler's connections and hosts, and its share of
-// the transport.
-func (sp *serviceProxy) cleanup(logger *zap.Logger) {
-	sp.once.Do(func() { sp.err = errReplaced })
-	if sp.handler != nil {
-		if err := sp.handler.Cleanup(); err != nil {
-			logger.Warn("cleaning up a service proxy", zap.String("service", sp.service.ID), zap.Error(err))
-		}
+// cleanup releases the handler's connections and its share of the
+// transport.
+func (sp *sharedProxy) cleanup(logger *zap.Logger) {
+	if err := sp.handler.Cleanup(); err != nil {
+		logger.Warn("cleaning up a service proxy", zap.Error(err))
 	}
-	if sp.release != nil {
-		sp.release()
-		sp.release = nil
-	}
+	sp.release()
 }
 
-// defaultPort is the port left out of a Host header for a protocol.
-func defaultPort(protocol string) string {
-	switch protocol {
-	case "https", "grpcs":
-		return "443"
+// errNoService is the error of a request that reached a service proxy
+// without kong_proxy's state (another handler calling it).
+var errNoService = errors.New("kong_proxy: the request has no service")
+
+// serviceUpstreams is the dynamic upstream source of the shared handlers:
+// the request's service decides, through the pool kong_proxy looked up
+// for it. A service whose host names a registry upstream gets the
+// address the upstream's balancer picks for this attempt; any other
+// service gets its host:port.
+type serviceUpstreams struct{}
+
+// GetUpstreams returns the request's service's address for this attempt.
+func (serviceUpstreams) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
+	p, ok := caddyhttp.GetVar(r.Context(), proxiedVar).(*proxiedRequest)
+	if !ok {
+		return nil, errNoService
 	}
-	return "80"
+	if p.pool != nil {
+		return reverseproxy.PickFrom(r, p.pool)
+	}
+	return []*caddyrp.Upstream{{Dial: p.dial}}, nil
 }

@@ -1,6 +1,8 @@
 package kongproxy
 
 import (
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -14,8 +16,20 @@ import (
 type compiled struct {
 	gateway *upstreams.Gateway
 	router  *routing.Router
-	// services are the services the router's routes lead to.
-	services map[string]*upstreams.Service
+	// services are the services the router's routes lead to, by id.
+	services map[string]*serviceEntry
+}
+
+// serviceEntry is a service of a compiled snapshot and what proxies its
+// requests. It is complete (proxy or err set) before the snapshot is
+// published, and never changes after.
+type serviceEntry struct {
+	service *upstreams.Service
+	// dial is the service's host:port, where requests go when its host
+	// names no registry upstream.
+	dial  string
+	proxy *sharedProxy
+	err   error // why no proxy could be built
 }
 
 // routeTable keeps the router of the registry's current gateway snapshot.
@@ -28,7 +42,7 @@ type compiled struct {
 type routeTable struct {
 	registry *upstreams.Registry
 	logger   *zap.Logger
-	onBuild  func(*compiled) // called after each build, under mu
+	onBuild  func(*compiled) // called after each build, under mu, before the build is published
 
 	mu      sync.Mutex
 	current atomic.Pointer[compiled]
@@ -80,10 +94,10 @@ func (t *routeTable) refresh(gw *upstreams.Gateway) *compiled {
 		return c
 	}
 	c := compile(gw, t.logger)
-	t.current.Store(c)
 	if t.onBuild != nil {
 		t.onBuild(c)
 	}
+	t.current.Store(c)
 	return c
 }
 
@@ -91,7 +105,7 @@ func (t *routeTable) refresh(gw *upstreams.Gateway) *compiled {
 // are left out (Kong answers 404 for them), and so are stream routes.
 // Routes that cannot be compiled are logged and left out.
 func compile(gw *upstreams.Gateway, logger *zap.Logger) *compiled {
-	c := &compiled{gateway: gw, services: map[string]*upstreams.Service{}}
+	c := &compiled{gateway: gw, services: map[string]*serviceEntry{}}
 	in := make([]*routing.Route, 0, len(gw.Routes))
 	for _, r := range gw.Routes {
 		if !httpRoute(r) {
@@ -101,8 +115,8 @@ func compile(gw *upstreams.Gateway, logger *zap.Logger) *compiled {
 		if s != nil && !s.Enabled {
 			continue
 		}
-		if s != nil {
-			c.services[s.ID] = s
+		if s != nil && c.services[s.ID] == nil {
+			c.services[s.ID] = &serviceEntry{service: s, dial: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
 		}
 		in = append(in, routingRoute(r))
 	}

@@ -49,6 +49,15 @@ func settingsOf(s *upstreams.Service) transportSettings {
 	return ts
 }
 
+// defaultPort is the port left out of the Host header: 443 with TLS
+// (https, grpcs), else 80.
+func (ts transportSettings) defaultPort() string {
+	if ts.tls {
+		return "443"
+	}
+	return "80"
+}
+
 // build returns the registry transport of these settings, provisioned.
 func (ts transportSettings) build(ctx caddy.Context) (*reverseproxy.Transport, error) {
 	t := &reverseproxy.Transport{HTTPTransport: caddyrp.HTTPTransport{
@@ -79,15 +88,16 @@ type sharedTransport struct {
 	users     int
 }
 
-// transports hands out one transport per distinct settings to the service
-// proxies of a kong_proxy handler, and closes a transport's idle
-// connections when its last service proxy is cleaned up (the service
-// changed its settings or went away, or the handler was replaced by a
-// reload). What differs per service (its Host header, its retries, its
-// upstream and passive health checks) is not the transport's: the Host
-// and Kong's headers are set by the service's hostTransport, and the
-// registry transport reports each round trip to the upstream of the
-// request's attempt.
+// transports hands out one transport per distinct settings to the shared
+// proxies of a kong_proxy handler (services of different retries but
+// equal settings have two proxies and one transport), and closes a
+// transport's idle connections when its last proxy is cleaned up (no
+// service has those settings any more, or the handler was replaced by a
+// reload). What differs per service (its Host header, its upstream and
+// passive health checks) is not the transport's: the Host and Kong's
+// headers are set per request by hostTransport, and the registry
+// transport reports each round trip to the upstream of the request's
+// attempt.
 type transports struct {
 	ctx        caddy.Context
 	mu         sync.Mutex

@@ -71,6 +71,15 @@ func (s *Source) GetUpstreams(r *http.Request) ([]*caddyrp.Upstream, error) {
 	if pool == nil {
 		return nil, fmt.Errorf("upstream %q is not in the registry", name)
 	}
+	return PickFrom(r, pool)
+}
+
+// PickFrom returns the address of pool chosen for this attempt of r, as
+// the registry source does for its upstream: for Go callers (kong_proxy)
+// that look the pool up themselves. reverse_proxy's handler must use the
+// registry's transport and selection policy, as with the source.
+func PickFrom(r *http.Request, pool *upstreams.Pool) ([]*caddyrp.Upstream, error) {
+	name := pool.Upstream.Name
 	if !pool.Healthy() {
 		available, total := pool.AvailableWeight()
 		return nil, fmt.Errorf("upstream %q is unhealthy: available weight %d of %d is not above the %v%% threshold",
