@@ -25,8 +25,9 @@
 #               rounds interleaved; plus kong_proxy with 1 000 more routes
 #               and with 1 000 more upstreams (a random one per request,
 #               made by wrk Lua, compared also with the seed driven by the
-#               same kind of Lua script);
-#               prints requests/s, the ratios, CPU time per request,
+#               same kind of Lua script), and these three again in 12
+#               alternating slices of 2 s (flatness with the machine's
+#               drift kept out); prints requests/s, the ratios, CPU time per request,
 #               p50/p99. --baseline-caddy BIN adds the seed on another
 #               binary (e.g. main's), for before/after in the same run.
 #   churn       wrk against a registry upstream while the driver adds or
@@ -53,7 +54,7 @@ ROOT=$(pwd)
 
 DURATION=10 CONNS=64 THREADS=1 ROUNDS=4 NS="2 100 1000"
 CHURN=60 SCALE_UPSTREAMS=10000 SCALE_TARGETS=10 PHASES="throughput kong churn scale"
-KONG_ROUTES=1000 BASELINE_CADDY=""
+KONG_ROUTES=1000 BASELINE_CADDY="" FLAT_SLICES=12 FLAT_SECONDS=2
 PIN=1 PROFILE=0 ARGS="$*" BENCHTIME=1s
 OUT=${BENCH_OUT:-$ROOT/bench/out}
 BACKEND_PORT=21000 VICTIM_PORT=22990
@@ -75,8 +76,8 @@ Flags:
   --only "PHASES"       some of: throughput kong churn scale
   --kong-routes K       routes, and upstreams, of the kong phase's large configurations (default $KONG_ROUTES)
   --baseline-caddy BIN  the kong phase also runs the seed on this Caddy binary (e.g. main's), interleaved
-  --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000
-  --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50
+  --quick               --duration 3 --rounds 2 --n "2 100" --churn-duration 10 --scale-upstreams 1000, 4 flatness slices
+  --smoke               --duration 1 --rounds 1 --n 2 --churn-duration 6 --scale-upstreams 50, 2 flatness slices of 1 s
   --profile             save CPU profiles of both Caddys during the first side-by-side run per N, and of
                         kong_proxy on the seed, with +K routes and with +K upstreams during an extra run each before the
                         kong phase's rounds (bench/out/*.cpu.pprof; compare them with
@@ -98,8 +99,8 @@ while [[ $# -gt 0 ]]; do
 	--only) PHASES=$2; shift ;;
 	--kong-routes) KONG_ROUTES=$2; shift ;;
 	--baseline-caddy) BASELINE_CADDY=$(realpath "$2"); shift ;;
-	--quick) DURATION=3 ROUNDS=2 NS="2 100" CHURN=10 SCALE_UPSTREAMS=1000 ;;
-	--smoke) DURATION=1 ROUNDS=1 NS=2 CHURN=6 SCALE_UPSTREAMS=50 BENCHTIME=1000x ;;
+	--quick) DURATION=3 ROUNDS=2 NS="2 100" CHURN=10 SCALE_UPSTREAMS=1000 FLAT_SLICES=4 ;;
+	--smoke) DURATION=1 ROUNDS=1 NS=2 CHURN=6 SCALE_UPSTREAMS=50 BENCHTIME=1000x FLAT_SLICES=2 FLAT_SECONDS=1 ;;
 	--profile) PROFILE=1 ;;
 	--no-pin) PIN=0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -670,6 +671,22 @@ phase_kong() {
 			measured "$OUT/raw/wrk-kong-$sys-$r.txt" "$r" "${pids[$sys]}" "$sys"
 		done
 	done
+	# flatness: the seed (Lua-driven), +K routes and +K upstreams in short
+	# slices, alternating, so that the machine's drift between two systems'
+	# slices is seconds, not a round's minute.
+	local flat_file=$OUT/raw/kong-flat.txt flat=(kong-lua kong-routes kong-upstreams)
+	ROUNDS_FILE=$flat_file
+	: >"$ROUNDS_FILE"
+	for ((r = 1; r <= FLAT_SLICES; r++)); do
+		order="${flat[*]}"
+		((r % 2 == 0)) && order="${flat[2]} ${flat[1]} ${flat[0]}"
+		for sys in $order; do
+			TICKS0[$sys]=$(cpu_ticks "${pids[$sys]}")
+			wrk_run "$OUT/raw/wrk-kong-flat-$sys-$r.txt" "$FLAT_SECONDS" "${url[$sys]}" -s "${lua[$sys]}"
+			measured "$OUT/raw/wrk-kong-flat-$sys-$r.txt" "$r" "${pids[$sys]}" "$sys"
+		done
+	done
+	ROUNDS_FILE=$OUT/raw/kong.txt
 	cleanup
 	result ""
 	result "## Kong: the seed's kong.yaml through kong_proxy against static reverse_proxy and nginx; wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds interleaved"
@@ -717,7 +734,21 @@ phase_kong() {
 			nroutes, ratio("kong-routes", "kong-lua", 0), ratio("kong-routes", "kong-lua", 1), nroutes, ratio("kong-upstreams", "kong-lua", 0), ratio("kong-upstreams", "kong-lua", 1)
 	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
 	local errors
-	errors=$(awk '{ e += $6 + $7 } END { print e + 0 }' "$ROUNDS_FILE")
+	result ""
+	result "Flatness in $FLAT_SLICES alternating slices of ${FLAT_SECONDS}s each (kong_proxy on the seed, +$KONG_ROUTES routes, +$KONG_ROUTES upstreams, all driven by wrk Lua):"
+	result ""
+	awk -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN"'
+	{ round[$1, $2] = $3; cpur[$1, $2] = $8 ? $9 / $8 : 0; if ($2 + 0 > rounds) rounds = $2 + 0 }
+	function ratio(a, b, cpu,    r, v, m) {
+		for (r = 1; r <= rounds; r++) v[r] = cpu ? (cpur[a, r] ? cpur[b, r] / cpur[a, r] : 0) : (round[b, r] ? round[a, r] / round[b, r] : 0)
+		m = median(v, rounds)
+		return sprintf("%.3f (%.3f–%.3f)", m, lo, hi)
+	}
+	END {
+		printf "- **+%d routes / seed: %s** req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-routes", "kong-lua", 0), ratio("kong-routes", "kong-lua", 1)
+		printf "- **+%d upstreams / seed: %s** req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-upstreams", "kong-lua", 0), ratio("kong-upstreams", "kong-lua", 1)
+	}' "$OUT/raw/kong-flat.txt" | tee -a "$RESULTS"
+	errors=$(cat "$ROUNDS_FILE" "$OUT/raw/kong-flat.txt" | awk '{ e += $6 + $7 } END { print e + 0 }')
 	[[ $errors -eq 0 ]] || failed "kong: $errors non-2xx responses or socket errors"
 }
 
