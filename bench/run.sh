@@ -25,9 +25,11 @@
 #               rounds interleaved; plus kong_proxy with 1 000 more routes
 #               and with 1 000 more upstreams (a random one per request,
 #               made by wrk Lua, compared also with the seed driven by the
-#               same kind of Lua script), and these three again in 12
+#               same kind of Lua script), and these again in 12
 #               alternating slices of 2 s (flatness with the machine's
-#               drift kept out); prints requests/s, the ratios, CPU time per request,
+#               drift kept out), also with the requests spread over 10 of
+#               the 1 000 upstreams only (config size apart from the spread
+#               of traffic); prints requests/s, the ratios, CPU time per request,
 #               p50/p99. --baseline-caddy BIN adds the seed on another
 #               binary (e.g. main's), for before/after in the same run.
 #   churn       wrk against a registry upstream while the driver adds or
@@ -598,11 +600,11 @@ end
 EOF
 }
 
-kong_lua() {
+kong_lua() { # kong_lua PREFIX [N]: among the first N (default all KONG_ROUTES)
 	cat <<EOF
 math.randomseed(os.time())
 request = function()
-	return wrk.format(nil, string.format("/$1%04d/get", math.random(0, $((KONG_ROUTES - 1)))))
+	return wrk.format(nil, string.format("/$1%04d/get", math.random(0, $((${2:-$KONG_ROUTES} - 1)))))
 end
 EOF
 }
@@ -621,12 +623,14 @@ phase_kong() {
 	cp "$OUT/conf/kong.yaml" "$OUT/conf/kong-base.yaml"
 	kong_lua r >"$OUT/conf/kong-routes.lua"
 	kong_lua u >"$OUT/conf/kong-upstreams.lua"
+	kong_lua u 10 >"$OUT/conf/kong-upstreams-hot.lua"
 	kong_lua_seed >"$OUT/conf/kong-lua.lua"
 	kong_static_caddyfile >"$OUT/conf/kong-static.caddyfile"
 	nginx_conf 2 "$(kong_nginx_server)" >"$OUT/conf/kong-nginx.conf"
 	local -A port=([kong]=18083 [kong-routes]=18084 [kong-upstreams]=18085 [kong-base]=18086 [static]=$STATIC_PORT [nginx]=$NGINX_PORT)
 	local -A admin=([kong]=12021 [kong-routes]=12022 [kong-upstreams]=12023 [kong-base]=12024)
-	local -A lua=([kong-routes]=$OUT/conf/kong-routes.lua [kong-upstreams]=$OUT/conf/kong-upstreams.lua [kong-lua]=$OUT/conf/kong-lua.lua)
+	local -A lua=([kong-routes]=$OUT/conf/kong-routes.lua [kong-upstreams]=$OUT/conf/kong-upstreams.lua [kong-lua]=$OUT/conf/kong-lua.lua
+		[kong-upstreams-hot]=$OUT/conf/kong-upstreams-hot.lua)
 	local -A pids
 	local systems="kong static nginx" sys r order
 	[[ -n $BASELINE_CADDY ]] && systems+=" kong-base"
@@ -640,6 +644,7 @@ phase_kong() {
 		pids[$sys]=$LAST_PID
 	done
 	port[kong-lua]=${port[kong]} admin[kong-lua]=${admin[kong]} pids[kong-lua]=${pids[kong]}
+	port[kong-upstreams-hot]=${port[kong-upstreams]} pids[kong-upstreams-hot]=${pids[kong-upstreams]}
 	caddy_start static "$OUT/conf/kong-static.caddyfile"
 	pids[static]=$LAST_PID
 	start nginx 0 nginx -c "$OUT/conf/kong-nginx.conf" -p "$OUT/nginx"
@@ -674,12 +679,13 @@ phase_kong() {
 	# flatness: the seed (Lua-driven), +K routes and +K upstreams in short
 	# slices, alternating, so that the machine's drift between two systems'
 	# slices is seconds, not a round's minute.
-	local flat_file=$OUT/raw/kong-flat.txt flat=(kong-lua kong-routes kong-upstreams)
+	local flat_file=$OUT/raw/kong-flat.txt flat=(kong-lua kong-routes kong-upstreams kong-upstreams-hot)
+	url[kong-upstreams-hot]=${url[kong-upstreams]}
 	ROUNDS_FILE=$flat_file
 	: >"$ROUNDS_FILE"
 	for ((r = 1; r <= FLAT_SLICES; r++)); do
 		order="${flat[*]}"
-		((r % 2 == 0)) && order="${flat[2]} ${flat[1]} ${flat[0]}"
+		((r % 2 == 0)) && order="${flat[3]} ${flat[2]} ${flat[1]} ${flat[0]}"
 		for sys in $order; do
 			TICKS0[$sys]=$(cpu_ticks "${pids[$sys]}")
 			wrk_run "$OUT/raw/wrk-kong-flat-$sys-$r.txt" "$FLAT_SECONDS" "${url[$sys]}" -s "${lua[$sys]}"
@@ -735,7 +741,8 @@ phase_kong() {
 	}' "$ROUNDS_FILE" | tee -a "$RESULTS"
 	local errors
 	result ""
-	result "Flatness in $FLAT_SLICES alternating slices of ${FLAT_SECONDS}s each (kong_proxy on the seed, +$KONG_ROUTES routes, +$KONG_ROUTES upstreams, all driven by wrk Lua):"
+	result "Flatness in $FLAT_SLICES alternating slices of ${FLAT_SECONDS}s each (kong_proxy on the seed, +$KONG_ROUTES routes, +$KONG_ROUTES upstreams"
+	result "with requests spread over all of them and over 10 of them, all driven by wrk Lua):"
 	result ""
 	awk -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN"'
 	{ round[$1, $2] = $3; cpur[$1, $2] = $8 ? $9 / $8 : 0; if ($2 + 0 > rounds) rounds = $2 + 0 }
@@ -747,6 +754,7 @@ phase_kong() {
 	END {
 		printf "- **+%d routes / seed: %s** req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-routes", "kong-lua", 0), ratio("kong-routes", "kong-lua", 1)
 		printf "- **+%d upstreams / seed: %s** req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-upstreams", "kong-lua", 0), ratio("kong-upstreams", "kong-lua", 1)
+		printf "- +%d upstreams, requests spread over 10 of them only / seed: %s req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-upstreams-hot", "kong-lua", 0), ratio("kong-upstreams-hot", "kong-lua", 1)
 	}' "$OUT/raw/kong-flat.txt" | tee -a "$RESULTS"
 	errors=$(cat "$ROUNDS_FILE" "$OUT/raw/kong-flat.txt" | awk '{ e += $6 + $7 } END { print e + 0 }')
 	[[ $errors -eq 0 ]] || failed "kong: $errors non-2xx responses or socket errors"
