@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -40,14 +41,16 @@ type sharedProxy struct {
 // proxies holds the handlers of a kong_proxy handler, one per proxyKey in
 // use. They are built when a snapshot is compiled (sync), off the request
 // path, and a handler whose key no route's service has any more is cleaned
-// up then. Only sync and cleanupAll touch the map, and the route table
-// calls sync under its lock; requests read their handler from the
-// compiled snapshot.
+// up then. Requests read their handler from the compiled snapshot, never
+// from here.
 type proxies struct {
 	ctx        caddy.Context
 	logger     *zap.Logger
 	transports *transports // shared by the handlers of equal transport settings
-	byKey      map[proxyKey]*sharedProxy
+
+	mu     sync.Mutex // serialises sync and cleanupAll
+	byKey  map[proxyKey]*sharedProxy
+	closed bool // cleanupAll ran: a late sync builds nothing
 }
 
 func newProxies(ctx caddy.Context, logger *zap.Logger) *proxies {
@@ -59,6 +62,14 @@ func newProxies(ctx caddy.Context, logger *zap.Logger) *proxies {
 // more. A service whose handler cannot be built keeps the error, which
 // its requests answer with a 500.
 func (p *proxies) sync(c *compiled) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		for _, e := range c.services {
+			e.err = errClosed
+		}
+		return
+	}
 	used := make(map[proxyKey]bool, len(p.byKey))
 	for _, e := range c.services {
 		key := keyOf(e.service)
@@ -83,8 +94,15 @@ func (p *proxies) sync(c *compiled) {
 	}
 }
 
-// cleanupAll cleans up every handler.
+// errClosed is the error of a service compiled after its kong_proxy
+// handler was cleaned up (a request still in flight during a reload).
+var errClosed = errors.New("kong_proxy handler was cleaned up")
+
+// cleanupAll cleans up every handler; later syncs build none.
 func (p *proxies) cleanupAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
 	for key, sp := range p.byKey {
 		sp.cleanup(p.logger)
 		delete(p.byKey, key)

@@ -23,7 +23,7 @@ func snapshotOf(services ...*upstreams.Service) *compiled {
 // retries get one reverse_proxy handler, whatever their hosts; another
 // retries gets another handler over the same transport; a handler no
 // service of a new snapshot uses is cleaned up, its transport released
-// with its last handler.
+// with its last handler; after cleanupAll nothing is built any more.
 func TestServicesShareProxies(t *testing.T) {
 	// reverse_proxy's handlers provision in a running configuration's
 	// context (they load the events app).
@@ -32,7 +32,6 @@ func TestServicesShareProxies(t *testing.T) {
 	}
 	defer caddy.Stop()
 	p := newProxies(caddy.ActiveContext(), zap.NewNop())
-	defer p.cleanupAll()
 	a := &upstreams.Service{ID: "a", Host: "upstream-a", Port: 80, Protocol: "http", Retries: 5}
 	b := &upstreams.Service{ID: "b", Host: "example.test", Port: 8080, Protocol: "http", Retries: 5}
 	once := &upstreams.Service{ID: "once", Host: "upstream-a", Port: 80, Protocol: "http", Retries: 1}
@@ -67,5 +66,14 @@ func TestServicesShareProxies(t *testing.T) {
 	p.sync(snapshotOf(b))
 	if len(p.byKey) != 1 || len(p.transports.bySettings) != 1 {
 		t.Errorf("%d handlers over %d transports after the slow service went away, want 1 over 1", len(p.byKey), len(p.transports.bySettings))
+	}
+	p.cleanupAll()
+	if len(p.byKey) != 0 || len(p.transports.bySettings) != 0 {
+		t.Errorf("%d handlers over %d transports left after cleanupAll", len(p.byKey), len(p.transports.bySettings))
+	}
+	late := snapshotOf(a)
+	p.sync(late) // a request in flight during a reload compiles a newer snapshot
+	if e := late.services["a"]; e.proxy != nil || e.err != errClosed || len(p.byKey) != 0 {
+		t.Errorf("a sync after cleanupAll built a handler (%v, %v) that nothing would clean up", e.proxy, e.err)
 	}
 }
