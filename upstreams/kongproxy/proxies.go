@@ -35,7 +35,7 @@ func keyOf(s *upstreams.Service) proxyKey {
 // sharedProxy is a provisioned reverse_proxy handler for one proxyKey.
 type sharedProxy struct {
 	handler *caddyrp.Handler
-	release func() // gives back the shared transport
+	key     proxyKey
 }
 
 // proxies holds the handlers of a kong_proxy handler, one per proxyKey in
@@ -88,7 +88,7 @@ func (p *proxies) sync(c *compiled) {
 	}
 	for key, sp := range p.byKey {
 		if !used[key] {
-			sp.cleanup(p.logger)
+			p.cleanup(sp)
 			delete(p.byKey, key)
 		}
 	}
@@ -104,7 +104,7 @@ func (p *proxies) cleanupAll() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for key, sp := range p.byKey {
-		sp.cleanup(p.logger)
+		p.cleanup(sp)
 		delete(p.byKey, key)
 	}
 }
@@ -133,16 +133,16 @@ func (p *proxies) build(key proxyKey) (_ *sharedProxy, err error) {
 	if err := h.Provision(p.ctx); err != nil {
 		return nil, fmt.Errorf("reverse_proxy: %w", err)
 	}
-	return &sharedProxy{handler: h, release: func() { p.transports.release(key.transport) }}, nil
+	return &sharedProxy{handler: h, key: key}, nil
 }
 
-// cleanup releases the handler's connections and its share of the
+// cleanup releases a handler's connections and its share of the
 // transport.
-func (sp *sharedProxy) cleanup(logger *zap.Logger) {
+func (p *proxies) cleanup(sp *sharedProxy) {
 	if err := sp.handler.Cleanup(); err != nil {
-		logger.Warn("cleaning up a service proxy", zap.Error(err))
+		p.logger.Warn("cleaning up a service proxy", zap.Error(err))
 	}
-	sp.release()
+	p.transports.release(sp.key.transport)
 }
 
 // errNoService is the error of a request that reached a service proxy
