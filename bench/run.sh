@@ -352,6 +352,17 @@ function median(a, n,    i, j, t, b) {
 	return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2
 }'
 
+# AWK_RATIO: ratio(a, b, cpu) is the median (min–max) over the rounds of
+# a's req/s over b's (cpu 0), or of b's CPU per request over a's (cpu 1),
+# from round[system, r] (req/s) and cpur[system, r] (CPU ticks per
+# request); needs AWK_MEDIAN.
+AWK_RATIO='
+function ratio(a, b, cpu,    r, v, m) {
+	for (r = 1; r <= rounds; r++) v[r] = cpu ? (cpur[a, r] ? cpur[b, r] / cpur[a, r] : 0) : (round[b, r] ? round[a, r] / round[b, r] : 0)
+	m = median(v, rounds)
+	return sprintf("%.3f (%.3f–%.3f)", m, lo, hi)
+}'
+
 RESULTS=$OUT/results.md
 result() { echo "$*" | tee -a "$RESULTS"; }
 
@@ -703,16 +714,11 @@ phase_kong() {
 	result "upstreams), a random one per request (wrk Lua); compared with kong_proxy on the seed alone."
 	result ""
 	# fields: system round rps p50 p99 non2xx socket_errors requests cpu_ticks
-	awk -v hz="$(getconf CLK_TCK)" -v order="$systems" -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN"'
+	awk -v hz="$(getconf CLK_TCK)" -v order="$systems" -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN$AWK_RATIO"'
 	{
 		rps[$1] += $3; c[$1]++; p50[$1] += $4; p99[$1] += $5; err[$1] += $6 + $7
 		reqs[$1] += $8; ticks[$1] += $9; round[$1, $2] = $3; cpur[$1, $2] = $8 ? $9 / $8 : 0
 		if ($2 + 0 > rounds) rounds = $2 + 0
-	}
-	function ratio(a, b, cpu,    r, v, m) {
-		for (r = 1; r <= rounds; r++) v[r] = cpu ? (cpur[a, r] ? cpur[b, r] / cpur[a, r] : 0) : (round[b, r] ? round[a, r] / round[b, r] : 0)
-		m = median(v, rounds)
-		return sprintf("%.3f (%.3f–%.3f)", m, lo, hi)
 	}
 	BEGIN {
 		name["kong"] = "kong_proxy, seed"; name["static"] = "static reverse_proxy"; name["nginx"] = "nginx"
@@ -744,13 +750,8 @@ phase_kong() {
 	result "Flatness in $FLAT_SLICES alternating slices of ${FLAT_SECONDS}s each (kong_proxy on the seed, +$KONG_ROUTES routes, +$KONG_ROUTES upstreams"
 	result "with requests spread over all of them and over 10 of them, all driven by wrk Lua):"
 	result ""
-	awk -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN"'
+	awk -v nroutes="$KONG_ROUTES" "$AWK_MEDIAN$AWK_RATIO"'
 	{ round[$1, $2] = $3; cpur[$1, $2] = $8 ? $9 / $8 : 0; if ($2 + 0 > rounds) rounds = $2 + 0 }
-	function ratio(a, b, cpu,    r, v, m) {
-		for (r = 1; r <= rounds; r++) v[r] = cpu ? (cpur[a, r] ? cpur[b, r] / cpur[a, r] : 0) : (round[b, r] ? round[a, r] / round[b, r] : 0)
-		m = median(v, rounds)
-		return sprintf("%.3f (%.3f–%.3f)", m, lo, hi)
-	}
 	END {
 		printf "- **+%d routes / seed: %s** req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-routes", "kong-lua", 0), ratio("kong-routes", "kong-lua", 1)
 		printf "- **+%d upstreams / seed: %s** req/s, CPU per request seed/this %s\n", nroutes, ratio("kong-upstreams", "kong-lua", 0), ratio("kong-upstreams", "kong-lua", 1)
